@@ -1,0 +1,174 @@
+/**
+ * The command line. yargs wiring only; each command's module is imported when it runs.
+ * The two commands the jobs run all day (`sync`, `run`) take a fast path through
+ * node:util's parseArgs with the same option table: yargs alone costs ~60 ms per start.
+ */
+import { parseArgs } from 'node:util';
+import { UserError, OpsError, describeError } from './errors.js';
+
+type OptionType = 'string' | 'boolean';
+interface OptionDef {
+  type: OptionType;
+  describe: string;
+  alias?: string;
+  default?: string | boolean;
+  hidden?: boolean;
+}
+
+const NAME: OptionDef = { type: 'string', describe: 'site name (may be left out when exactly one site is installed)' };
+
+const OPTIONS: Record<string, Record<string, OptionDef>> = {
+  install: {
+    repo: { type: 'string', describe: 'your clone of the site (the canonical repo)' },
+    name: { type: 'string', describe: "site name (default: the repo folder's name)" },
+    port: { type: 'string', describe: 'port to serve on (default 4321)' },
+    host: { type: 'string', describe: 'address to bind (default 127.0.0.1; loopback only unless --allow-remote)' },
+    remote: { type: 'string', describe: 'remote to follow (default origin)' },
+    branch: { type: 'string', describe: 'branch to follow (default main)' },
+    interval: { type: 'string', describe: 'seconds between syncs, at least 10 (default 60)' },
+    command: { type: 'string', describe: 'dev server command; {host} and {port} are filled in (default "npm run dev -- --host {host} --port {port}")' },
+    node: { type: 'string', describe: 'exact Node binary to use (default: the highest installed Node that fits engines.node)' },
+    service: { type: 'string', describe: 'auto | launchd | systemd | process (default auto)' },
+    'health-path': { type: 'string', describe: 'path the health gate requests (default /)' },
+    'health-timeout': { type: 'string', describe: 'seconds the server gets to answer after a restart (default 60)' },
+    restart: { type: 'string', describe: 'when to restart the server after an update: always (default)' },
+    'allow-remote': { type: 'boolean', describe: 'allow a --host that is not loopback' },
+  },
+  sync: {
+    name: NAME,
+    force: { type: 'boolean', describe: 'retry a main that failed before' },
+    json: { type: 'boolean', describe: 'print the result as one JSON object' },
+  },
+  run: { name: NAME },
+  doctor: {
+    name: NAME,
+    json: { type: 'boolean', describe: 'print the report as one JSON document' },
+    network: { type: 'boolean', describe: 'check the remote (--no-network skips it)', default: true },
+    verbose: { type: 'boolean', alias: 'v', describe: "show each check's evidence" },
+  },
+  uninstall: {
+    name: NAME,
+    purge: { type: 'boolean', describe: "also remove the mirror, its branch and the site's folder" },
+  },
+};
+
+type Argv = Record<string, unknown>;
+
+const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
+  install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a)),
+  sync: async (a) => (await import('./sync/index.js')).syncCommand(a as { name?: string; force?: boolean; json?: boolean }),
+  run: async (a) => (await import('./run/index.js')).runCommand(a as { name?: string }),
+  doctor: async (a) => (await import('./doctor/index.js')).doctorCommand(a as { name?: string; json?: boolean; network?: boolean; verbose?: boolean }),
+  uninstall: async (a) => (await import('./uninstall/index.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
+};
+
+function toInstallFlags(a: Argv) {
+  return {
+    repo: a.repo as string,
+    name: a.name as string | undefined,
+    port: a.port,
+    host: a.host as string | undefined,
+    remote: a.remote as string | undefined,
+    branch: a.branch as string | undefined,
+    interval: a.interval,
+    command: a.command as string | undefined,
+    node: a.node as string | undefined,
+    service: a.service as string | undefined,
+    healthPath: a['health-path'] as string | undefined,
+    healthTimeout: a['health-timeout'],
+    restart: a.restart as string | undefined,
+    allowRemote: a['allow-remote'] as boolean | undefined,
+  };
+}
+
+/** The jobs' fast path: `sync`/`run` with plain flags. Anything unusual goes to yargs. */
+function parseFast(args: string[]): { command: string; argv: Argv } | null {
+  const command = args[0];
+  if (command !== 'sync' && command !== 'run') return null;
+  const options: Record<string, { type: OptionType }> = {};
+  for (const [key, def] of Object.entries(OPTIONS[command])) options[key] = { type: def.type };
+  try {
+    const { values, positionals } = parseArgs({ args: args.slice(1), options, strict: true, allowPositionals: true });
+    return positionals.length ? null : { command, argv: values };
+  } catch {
+    return null;
+  }
+}
+
+async function parseWithYargs(args: string[]): Promise<{ command: string; argv: Argv } | null> {
+  const { default: yargs } = await import('yargs');
+  let chosen: { command: string; argv: Argv } | null = null;
+  const y = yargs(args)
+    .scriptName('localhost-ops')
+    .usage('$0 <command> [options]\n\nKeeps a local, always-running mirror of your site\'s main branch on 127.0.0.1.')
+    .strict()
+    .demandCommand(1, 'Name a command.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .showHelpOnFail(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UserError(msg.replace(/\s+$/, '').replace(/([^.])$/, '$1.'), 'Run localhost-ops --help to see the commands and their options.');
+    });
+  const describe: Record<string, string> = {
+    install: 'set up the mirror and its two jobs (once)',
+    sync: 'realign the mirror with main now',
+    run: 'run the dev server from the mirror (what the server job executes)',
+    doctor: 'say what is wrong and the command that fixes it',
+    uninstall: 'stop and remove the jobs (--purge: also the mirror)',
+  };
+  for (const [command, options] of Object.entries(OPTIONS)) {
+    y.command(
+      command,
+      describe[command],
+      (cmd) => {
+        for (const [key, def] of Object.entries(options)) {
+          cmd.option(key, { type: def.type, describe: def.describe, alias: def.alias, default: def.default, hidden: def.hidden });
+        }
+        if (command === 'install') cmd.demandOption('repo', 'install needs --repo DIR, the path of your clone.');
+        return cmd;
+      },
+      (argv) => {
+        chosen = { command, argv: argv as Argv };
+      },
+    );
+  }
+  y.example('$0 install --repo ~/dev/site', 'mirror ~/dev/site\'s main at http://127.0.0.1:4321')
+    .example('$0 doctor', 'what is wrong, and the command that fixes it')
+    .example('$0 sync', 'realign with main now')
+    .example('$0 sync --json', 'the same, as one JSON object')
+    .example('$0 uninstall --purge', 'remove the jobs and the mirror');
+  await y.parseAsync();
+  return chosen;
+}
+
+async function main(args: string[]): Promise<number> {
+  if (args[0] === '__every') {
+    // The process backend's interval loop: __every <seconds> <log file> -- <program> [args…]
+    const { runEvery } = await import('./service/every.js');
+    return runEvery(Number(args[1]), args.slice(4), args[2]);
+  }
+  const parsed = parseFast(args) ?? (await parseWithYargs(args));
+  if (!parsed) return 0; // --help or --version printed
+  return HANDLERS[parsed.command](parsed.argv);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UserError || err instanceof OpsError) {
+      process.stderr.write(`localhost-ops: ${err.message}${err.fix ? ` ${err.fix}` : ''}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    // An internal error: still one line by default; the stack only when asked for.
+    process.stderr.write(`localhost-ops: internal error: ${describeError(err)}\n`);
+    if (process.env.LOCALHOST_OPS_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    process.exitCode = 1;
+  },
+);

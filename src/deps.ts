@@ -1,0 +1,76 @@
+/**
+ * Dependencies of the mirror. A stamp inside node_modules records which lockfile and which
+ * Node the last `npm ci` used, so a no-op sync decides "current" from two file reads.
+ * The stamp lives in node_modules on purpose: deleting node_modules deletes the stamp.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonOrNull, writeFileAtomic } from './fsutil.js';
+import { run } from './proc.js';
+import type { NodeInstall } from './node-runtime.js';
+
+export interface DepsStamp {
+  lockHash: string;
+  nodeBin: string;
+  nodeVersion: string;
+  npmVersion: string | null;
+  /** What the Node was resolved from: engines and pins. Same key → same Node, no search. */
+  nodeKey: string;
+}
+
+const STAMP = '.localhost-ops-deps.json';
+const LOCKFILES = ['npm-shrinkwrap.json', 'package-lock.json'];
+
+export function getLockHashOf(text: string | null): string | null {
+  return text === null ? null : createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+export function readLockfile(worktree: string): string | null {
+  for (const name of LOCKFILES) {
+    try {
+      return readFileSync(join(worktree, name), 'utf8');
+    } catch {
+      // try the next
+    }
+  }
+  return null;
+}
+
+export function readDepsStamp(worktree: string): DepsStamp | null {
+  return readJsonOrNull<DepsStamp>(join(worktree, 'node_modules', STAMP));
+}
+
+export function writeDepsStamp(worktree: string, stamp: DepsStamp): void {
+  writeFileAtomic(join(worktree, 'node_modules', STAMP), JSON.stringify(stamp) + '\n');
+}
+
+export function getMajor(version: string): number {
+  return Number(version.replace(/^v/, '').split('.')[0]);
+}
+
+/** Pure: is what is installed still right for this lockfile and Node? */
+export function isDepsCurrent(stamp: DepsStamp | null, lockHash: string | null, node: NodeInstall): boolean {
+  if (!stamp || lockHash === null) return false;
+  return stamp.lockHash === lockHash && getMajor(stamp.nodeVersion) === getMajor(node.version);
+}
+
+export function hasPackageJson(worktree: string): boolean {
+  return existsSync(join(worktree, 'package.json'));
+}
+
+/** PATH with the pinned Node's bin folder first, so npm and its scripts run under it. */
+export function getPinnedPath(node: NodeInstall, basePath = process.env.PATH ?? ''): string {
+  return [node.binDir, ...basePath.split(':').filter((p) => p && p !== node.binDir)].join(':');
+}
+
+export function getNpmCommand(node: NodeInstall): string {
+  const beside = join(node.binDir, 'npm');
+  return existsSync(beside) ? beside : 'npm';
+}
+
+/** `npm ci` under the pinned Node, its output appended to the sync log. */
+export async function installDeps(worktree: string, node: NodeInstall, logFile: string, onStart?: (pgid: number) => void, timeoutMs = 15 * 60_000): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: getPinnedPath(node), npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
+  await run(getNpmCommand(node), ['ci', '--no-audit', '--no-fund'], { cwd: worktree, env, logFile, timeoutMs, group: true, onStart });
+}

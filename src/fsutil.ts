@@ -1,0 +1,68 @@
+/** Small file helpers shared by the state, config and service modules. */
+import { writeFileSync, renameSync, readFileSync, mkdirSync, unlinkSync, chmodSync, accessSync, constants } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+/** Writes via a temp file and rename, so a reader never sees half a file. */
+export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(tmp, content, { mode });
+    chmodSync(tmp, mode); // the umask may have narrowed or widened it
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing to clean
+    }
+    throw err;
+  }
+}
+
+/** Writes only when the content differs; returns whether it wrote. */
+export function writeFileIfChanged(path: string, content: string, mode = 0o644): boolean {
+  if (readTextOrNull(path) === content) {
+    chmodSync(path, mode);
+    return false;
+  }
+  writeFileAtomic(path, content, mode);
+  return true;
+}
+
+export function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function readJsonOrNull<T>(path: string): T | null {
+  const text = readTextOrNull(path);
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+}
+
+export function ensureDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o755 });
+}
+
+/** The first executable `name` on PATH, found by reading folders rather than spawning `which`. */
+export function findOnPath(name: string, pathEnv = process.env.PATH ?? ''): string | null {
+  for (const dir of pathEnv.split(':')) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}

@@ -1,0 +1,70 @@
+/**
+ * Is the mirror's server healthy? It answers below 500 on the literal host:port, and the
+ * process listening there runs from the mirror. A dev server that found the port busy and
+ * moved elsewhere leaves a foreign listener behind: that is a failure, not a pass.
+ */
+import type { SiteConfig } from './config.js';
+import { probeHttp, isHealthyStatus, formatUrl } from './http-probe.js';
+import { getListeners, isInside, type Listener } from './procinfo.js';
+
+export interface HealthResult {
+  healthy: boolean;
+  status: number | null;
+  reason: string;
+  listener: Listener | null;
+}
+
+export function describeListener(l: Listener): string {
+  return `pid ${l.pid ?? '?'}${l.command ? ` (${l.command.slice(0, 80)})` : ''}${l.cwd ? ` in ${l.cwd}` : ''}`;
+}
+
+/** Pure: the verdict from a probe and the listeners found on the port. */
+export function judgeHealth(status: number | null, probeError: string | null, listeners: Listener[], worktree: string, url: string): HealthResult {
+  const ours = listeners.find((l) => l.cwd !== null && isInside(l.cwd, worktree)) ?? null;
+  if (listeners.length > 0 && !ours) {
+    const foreign = listeners[0];
+    return { healthy: false, status, listener: foreign, reason: `${url} is served by ${describeListener(foreign)}, not by the mirror's server` };
+  }
+  if (!isHealthyStatus(status)) {
+    return { healthy: false, status, listener: ours, reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}` };
+  }
+  if (!ours) {
+    // Answered, yet no listener we can see: another user's process, or /proc hidden.
+    return { healthy: false, status, listener: null, reason: `${url} answered, but no process from the mirror listens on port` };
+  }
+  return { healthy: true, status, listener: ours, reason: `${url} answered ${status}` };
+}
+
+export async function checkHealth(config: SiteConfig, worktree: string, timeoutMs = 5000): Promise<HealthResult> {
+  const url = formatUrl(config.host, config.port, config.healthPath);
+  const probe = await probeHttp(config.host, config.port, config.healthPath, timeoutMs);
+  // A refused connection has no listener to look for.
+  const listeners = probe.status === null && probe.error === 'ECONNREFUSED' ? [] : await getListeners(config.port);
+  return judgeHealth(probe.status, probe.error, listeners, worktree, url);
+}
+
+/**
+ * The health gate (DESIGN §3 step 10): poll until healthy, the deadline passes, or the
+ * server exits (which fails the gate at once).
+ */
+export async function waitForHealthy(
+  config: SiteConfig,
+  worktree: string,
+  isServerRunning: () => Promise<boolean>,
+  timeoutMs = config.healthTimeout * 1000,
+): Promise<HealthResult> {
+  const deadline = Date.now() + timeoutMs;
+  let last: HealthResult = { healthy: false, status: null, listener: null, reason: 'not probed yet' };
+  for (;;) {
+    const left = deadline - Date.now();
+    last = await checkHealth(config, worktree, Math.max(200, Math.min(5000, left)));
+    if (last.healthy) return last;
+    if (!(await isServerRunning())) {
+      return { ...last, reason: `the server exited before it answered (${last.reason}); see logs/server.log` };
+    }
+    if (Date.now() >= deadline) {
+      return { ...last, reason: `${last.reason} within ${Math.round(timeoutMs / 1000)} s` };
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

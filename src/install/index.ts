@@ -1,0 +1,83 @@
+/**
+ * `install`: validate everything, write the config, prepare the mirror with a first sync,
+ * install and start the two jobs, and say where to look. Run again with the same flags it
+ * changes nothing and restarts nothing.
+ */
+import { parseInstallFlags, writeSiteConfig, type InstallFlags, type Site } from '../config.js';
+import { getSitePaths, tildify } from '../paths.js';
+import { ensureDir } from '../fsutil.js';
+import { acquireLock } from '../lock.js';
+import { appendLogLine } from '../log.js';
+import { performSync } from '../sync/execute.js';
+import { getJobSpecsFor } from '../sync/deploy.js';
+import { getSyncExitCode } from '../sync/index.js';
+import { short } from '../sync/plan.js';
+import { loadBackend } from '../service/jobs.js';
+import { readDepsStamp } from '../deps.js';
+import { getNodeFor } from '../pinned-node.js';
+import { formatUrl } from '../http-probe.js';
+import { createProgress } from '../ui.js';
+import { verifyBranch, verifyNameFree, verifyNodePin, verifyPaths, verifyPort, verifyRepo, verifyService } from './validate.js';
+import { readTextOrNull } from '../fsutil.js';
+import { join } from 'node:path';
+
+export async function installCommand(flags: InstallFlags): Promise<number> {
+  const config = parseInstallFlags(flags);
+  const progress = await createProgress('checking the repository');
+  try {
+    verifyService(config);
+    verifyPaths(config);
+    verifyNodePin(config);
+    verifyNameFree(config);
+    await verifyRepo(config);
+    await verifyPort(config);
+    progress.update(`fetching ${config.remote}/${config.branch}`);
+    await verifyBranch(config);
+
+    // Nothing was written above; from here on the site exists.
+    const paths = getSitePaths(config.name);
+    ensureDir(paths.dir);
+    ensureDir(paths.logs);
+    const changed = writeSiteConfig(config);
+    const site: Site = { name: config.name, config, paths };
+    appendLogLine(paths.syncLog, `[${process.pid}] install: config ${changed ? 'written' : 'unchanged'}`);
+
+    // Hold the lock through the first sync and the job start, so the sync job's own first
+    // run waits and then finds everything in place (a noop) rather than racing us.
+    const lock = await acquireLock(paths.lock);
+    let rec;
+    let touched: string[];
+    try {
+      progress.update('preparing the mirror (first sync)');
+      rec = await performSync(site, { force: false, lock, progress: (m) => progress.update(m) });
+      progress.update('starting the jobs');
+      const pkg = readTextOrNull(join(paths.worktree, 'package.json'));
+      const { node } = await getNodeFor(config, pkg, readDepsStamp(paths.worktree));
+      const backend = await loadBackend(config.service);
+      touched = await backend.apply(site, getJobSpecsFor(site, node));
+    } finally {
+      lock.release();
+    }
+    progress.stop();
+    printSummary(site, rec.status, rec.sha, rec.message, touched, changed);
+    return getSyncExitCode(rec);
+  } finally {
+    progress.stop();
+  }
+}
+
+function printSummary(site: Site, status: string, sha: string, message: string, touched: string[], configChanged: boolean): void {
+  const { config, paths } = site;
+  const url = formatUrl(config.host, config.port, '/');
+  const ok = status === 'updated' || status === 'noop';
+  const lines = [
+    ok ? `Serving ${config.branch} ${short(sha)} at ${url}` : `The mirror is installed but not serving ${config.branch}: ${message}`,
+    `  site     ${config.name}`,
+    `  mirror   ${tildify(paths.worktree)}`,
+    `  jobs     ${config.service} backend: sync every ${config.interval} s, server (${touched.length ? `started ${touched.join(', ')}` : 'unchanged'})`,
+    `  config   ${tildify(paths.config)} (${configChanged ? 'written' : 'unchanged'})`,
+    `  state    ${tildify(paths.lastSync)}: ${status}`,
+    ok ? `Check it any time: localhost-ops doctor --name ${config.name}` : `Next: localhost-ops doctor --name ${config.name}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}

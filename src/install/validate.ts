@@ -1,0 +1,123 @@
+/** Everything install checks before it writes anything. Each failure is a UserError (exit 2). */
+import { statSync, accessSync, constants } from 'node:fs';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { listSiteNames, readSiteConfig, type SiteConfig } from '../config.js';
+import * as git from '../git.js';
+import { getSitePaths, getToolEntry, isExternalVolume, tildify } from '../paths.js';
+import { getListeners, isInside, isPortFree } from '../procinfo.js';
+import { describeListener } from '../health.js';
+import { findOnPath } from '../fsutil.js';
+
+export async function verifyRepo(config: SiteConfig): Promise<void> {
+  const repo = config.repo;
+  let isDir = false;
+  try {
+    isDir = statSync(repo).isDirectory();
+  } catch {
+    // missing
+  }
+  if (!isDir) throw new UserError(`There is no folder at ${tildify(repo)}.`, 'Pass --repo with the path of your clone of the site.');
+  const top = await git.getRepoTop(repo);
+  if (top === null) throw new UserError(`${tildify(repo)} is not a git repository.`, 'Pass --repo with the path of a git clone of the site.');
+  if (resolve(top) !== resolve(repo)) {
+    throw new UserError(`${tildify(repo)} is inside the repository ${tildify(top)}, not its top folder.`, `Pass --repo ${tildify(top)}.`);
+  }
+  if (git.getWorktreeGitDir(repo) !== null) {
+    throw new UserError(`${tildify(repo)} is a linked worktree, not the main clone.`, 'Pass --repo with the path of your main clone.');
+  }
+  if (!(await git.hasRemote(repo, config.remote))) {
+    throw new UserError(`${tildify(repo)} has no remote named "${config.remote}".`, `Pass --remote with one of its remotes (git -C ${tildify(repo)} remote -v).`);
+  }
+}
+
+/** Fetches the branch; a branch the remote lacks is bad input, an unreachable forge is not. */
+export async function verifyBranch(config: SiteConfig): Promise<string> {
+  try {
+    return await git.fetchBranch(config.repo, config.remote, config.branch);
+  } catch (err) {
+    const text = (err as Error).message;
+    if (/couldn't find remote ref|no such ref|not our ref/i.test(text)) {
+      throw new UserError(`The remote "${config.remote}" has no branch "${config.branch}".`, `Pass --branch with a branch that exists on ${config.remote}.`);
+    }
+    throw err;
+  }
+}
+
+export function verifyPaths(config: SiteConfig): void {
+  const paths = getSitePaths(config.name);
+  for (const [what, path] of [['site folder', paths.dir], ['mirror', paths.worktree], ['tool', getToolEntry()]] as const) {
+    if (isExternalVolume(path)) {
+      throw new UserError(
+        `The ${what} ${path} is on an external volume, where launchd refuses to run programs ("Operation not permitted", exit 78) and npm fails with EPERM.`,
+        what === 'tool' ? 'Install localhost-ops on the internal disk.' : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
+      );
+    }
+  }
+  if (isInside(paths.dir, config.repo)) {
+    throw new UserError(`The site folder ${tildify(paths.dir)} would sit inside the repository ${tildify(config.repo)}.`, 'Set LOCALHOST_OPS_HOME to a folder outside the repository.');
+  }
+}
+
+export function verifyNodePin(config: SiteConfig): void {
+  if (!config.node) return;
+  try {
+    accessSync(config.node, constants.X_OK);
+  } catch {
+    throw new UserError(`--node ${tildify(config.node)} is not an executable file.`, 'Pass --node with the path of a node binary, or leave it out.');
+  }
+}
+
+export function verifyService(config: SiteConfig): void {
+  if (config.service === 'systemd') {
+    throw new UserError('The systemd backend is not available yet.', 'Pass --service process (or leave --service out).');
+  }
+  if (config.service === 'launchd' && !findOnPath('launchctl')) {
+    throw new UserError('--service launchd needs launchctl, which is not on PATH.', 'Run install on macOS, or pass --service process.');
+  }
+}
+
+/** The port is free, or held by this very site's server (a re-install). */
+export async function verifyPort(config: SiteConfig): Promise<void> {
+  for (const other of listSiteNames()) {
+    if (other === config.name) continue;
+    let theirs: SiteConfig;
+    try {
+      theirs = readSiteConfig(other);
+    } catch {
+      continue;
+    }
+    if (theirs.port === config.port) {
+      throw new UserError(`Port ${config.port} is already used by the installed site "${other}".`, `Pass another --port, or uninstall "${other}" first.`);
+    }
+  }
+  let free: boolean;
+  try {
+    free = await isPortFree(config.host, config.port);
+  } catch (err) {
+    throw new UserError(`Cannot listen on ${config.host}:${config.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, 'Pass a --host this machine has and a --port above 1023.');
+  }
+  if (free) return;
+  const worktree = getSitePaths(config.name).worktree;
+  const listeners = await getListeners(config.port);
+  if (listeners.length > 0 && listeners.every((l) => l.cwd !== null && isInside(l.cwd, worktree))) return;
+  const holder = listeners.find((l) => !(l.cwd && isInside(l.cwd, worktree)));
+  throw new UserError(
+    `Port ${config.port} is held by another program${holder ? `: ${describeListener(holder)}` : ''}.`,
+    `Stop that program, or pass another --port.`,
+  );
+}
+
+/** A name already installed for another repository is a clash, not a re-install. */
+export function verifyNameFree(config: SiteConfig): void {
+  if (!listSiteNames().includes(config.name)) return;
+  let existing: SiteConfig;
+  try {
+    existing = readSiteConfig(config.name);
+  } catch {
+    return; // a corrupt config is rewritten by this install
+  }
+  if (resolve(existing.repo) !== resolve(config.repo)) {
+    throw new UserError(`A site named "${config.name}" is already installed for ${tildify(existing.repo)}.`, 'Pass another --name, or uninstall that site first.');
+  }
+}

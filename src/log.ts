@@ -1,0 +1,34 @@
+/** Timestamped log lines and size-bounded logs (5 MB, 3 kept). */
+import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, existsSync } from 'node:fs';
+import { formatLocalTime } from './state.js';
+import { ensureDir } from './fsutil.js';
+import { dirname } from 'node:path';
+
+export const ROTATE_BYTES = 5 * 1024 * 1024;
+export const ROTATE_KEEP = 3;
+
+export function appendLogLine(file: string, message: string): void {
+  ensureDir(dirname(file));
+  appendFileSync(file, `${formatLocalTime()} ${message.replace(/[\r\n]+/g, ' ')}\n`, { mode: 0o644 });
+}
+
+/**
+ * Rotates file → file.1 → … → file.N once it passes the limit. Copy-then-truncate rather
+ * than rename: launchd and the server hold these files open in append mode, and a renamed
+ * file would keep receiving their output.
+ */
+export function rotateIfLarge(file: string, limit = ROTATE_BYTES, keep = ROTATE_KEEP): boolean {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return false;
+  }
+  if (size < limit) return false;
+  for (let i = keep - 1; i >= 1; i--) {
+    if (existsSync(`${file}.${i}`)) renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+  }
+  copyFileSync(file, `${file}.1`);
+  truncateSync(file, 0);
+  return true;
+}

@@ -1,0 +1,324 @@
+/**
+ * Which Node runs a site (DESIGN §5): the highest installed version that satisfies the
+ * site's engines. Versions come from each install's own files, because starting a Node
+ * only to ask its version costs 40–120 ms per candidate and the sync job runs all day.
+ */
+import { accessSync, constants, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import semver from 'semver';
+import { OpsError, UserError } from './errors.js';
+import { getHome, tildify } from './paths.js';
+import { run } from './proc.js';
+
+export interface Engines {
+  node?: string;
+  npm?: string;
+}
+
+export interface NodeInstall {
+  bin: string;
+  binDir: string;
+  /** '22.23.3', without the v. */
+  version: string;
+  npmVersion: string | null;
+  /** 'nvm' | 'homebrew' | 'fnm' | 'volta' | 'asdf' | 'mise' | 'n' | 'PATH' | 'LOCALHOST_OPS_NODE' | '--node' | 'self' */
+  source: string;
+}
+
+export interface SearchEnv {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+}
+
+const SATISFY = { includePrerelease: false } as const;
+
+export function getEngines(packageJsonText: string | null): Engines {
+  if (!packageJsonText) return {};
+  try {
+    const engines = (JSON.parse(packageJsonText) as { engines?: unknown })?.engines;
+    if (!engines || typeof engines !== 'object') return {};
+    const out: Engines = {};
+    for (const key of ['node', 'npm'] as const) {
+      const value = (engines as Record<string, unknown>)[key];
+      if (typeof value === 'string' && value.trim()) out[key] = value.trim();
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+export function hasEngines(e: Engines): boolean {
+  return Boolean(e.node || e.npm);
+}
+
+interface Place {
+  source: string;
+  /** A folder whose entries each hold a Node, or (entries: false) the node binary itself. */
+  pattern: string;
+}
+
+/** Kept in one list so the search and the error message can never disagree. */
+function getPlaces(search: SearchEnv): Place[] {
+  const { env, home } = search;
+  const dir = (name: string, fallback: string) => (env[name] ? resolve(env[name] as string) : fallback);
+  const brew = [env.HOMEBREW_PREFIX ? resolve(env.HOMEBREW_PREFIX) : '', '/opt/homebrew', '/usr/local'];
+  const places: Place[] = [...new Set(brew.filter(Boolean))].map((p) => ({ source: 'homebrew', pattern: join(p, 'opt', 'node@*', 'bin', 'node') }));
+  places.push(
+    { source: 'nvm', pattern: join(dir('NVM_DIR', join(home, '.nvm')), 'versions', 'node', '*', 'bin', 'node') },
+    { source: 'fnm', pattern: join(dir('FNM_DIR', join(home, '.local', 'share', 'fnm')), 'node-versions', '*', 'installation', 'bin', 'node') },
+  );
+  if (search.platform === 'darwin') {
+    places.push({ source: 'fnm', pattern: join(home, 'Library', 'Application Support', 'fnm', 'node-versions', '*', 'installation', 'bin', 'node') });
+  }
+  places.push(
+    { source: 'volta', pattern: join(dir('VOLTA_HOME', join(home, '.volta')), 'tools', 'image', 'node', '*', 'bin', 'node') },
+    { source: 'asdf', pattern: join(dir('ASDF_DATA_DIR', join(home, '.asdf')), 'installs', 'nodejs', '*', 'bin', 'node') },
+    { source: 'mise', pattern: join(dir('MISE_DATA_DIR', join(home, '.local', 'share', 'mise')), 'installs', 'node', '*', 'bin', 'node') },
+    { source: 'n', pattern: join(dir('N_PREFIX', '/usr/local'), 'n', 'versions', 'node', '*', 'bin', 'node') },
+  );
+  return places;
+}
+
+function getPathDirs(env: NodeJS.ProcessEnv): string[] {
+  return [...new Set((env.PATH ?? '').split(delimiter).filter((d) => d && isAbsolute(d)))];
+}
+
+export function describeSearch(search: SearchEnv): string[] {
+  const out: string[] = [];
+  const pinned = search.env.LOCALHOST_OPS_NODE;
+  if (pinned) out.push(`LOCALHOST_OPS_NODE (${tildify(pinned, search.home)})`);
+  for (const place of getPlaces(search)) out.push(tildify(place.pattern, search.home));
+  const dirs = getPathDirs(search.env);
+  out.push(dirs.length ? `PATH (${dirs.map((d) => tildify(d, search.home)).join(':')})` : 'PATH (empty)');
+  return out;
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Expands the one '*' of a place; also matches a bare 'node' where the glob is 'node@*'. */
+function expand(pattern: string): string[] {
+  const parts = pattern.split(sep);
+  const star = parts.findIndex((p) => p.includes('*'));
+  const parent = parts.slice(0, star).join(sep) || sep;
+  const prefix = parts[star].slice(0, parts[star].indexOf('*'));
+  let names: string[];
+  try {
+    names = readdirSync(parent).sort();
+  } catch {
+    return [];
+  }
+  const keep = names.filter((n) => n.startsWith(prefix) || (prefix === 'node@' && n === 'node'));
+  return keep.map((n) => [parent, n, ...parts.slice(star + 1)].join(sep));
+}
+
+interface Candidate {
+  bin: string;
+  source: string;
+  install: NodeInstall | null;
+}
+
+/** Everything executable in the usual places, first source wins per real file; version may be unknown. */
+function collectCandidates(search: SearchEnv, extra: Array<{ bin: string; source: string }> = []): Candidate[] {
+  const found: Array<{ bin: string; source: string }> = [...extra];
+  for (const place of getPlaces(search)) for (const bin of expand(place.pattern)) found.push({ bin, source: place.source });
+  for (const d of getPathDirs(search.env)) found.push({ bin: join(d, 'node'), source: 'PATH' });
+  const seen = new Set<string>();
+  const out: Candidate[] = [];
+  for (const { bin, source } of found) {
+    if (!isExecutableFile(bin)) continue;
+    let real: string;
+    try {
+      real = realpathSync(bin);
+    } catch {
+      continue;
+    }
+    // volta, asdf, mise and nodenv put shims on PATH that choose a Node per folder; not a pin.
+    if (source === 'PATH' && (!/^node(js)?$/.test(basename(real)) || basename(dirname(real)) === 'shims' || basename(dirname(bin)) === 'shims')) continue;
+    if (seen.has(real)) continue;
+    seen.add(real);
+    out.push({ bin, source, install: readNodeInstall(bin, source) });
+  }
+  return out;
+}
+
+export function findNodeInstalls(search: SearchEnv): NodeInstall[] {
+  return collectCandidates(search).flatMap((c) => (c.install ? [c.install] : []));
+}
+
+function readJson(path: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+function versionFromHeader(prefix: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(join(prefix, 'include', 'node', 'node_version.h'), 'utf8');
+  } catch {
+    return null;
+  }
+  const part = (name: string) => new RegExp(`#define\\s+NODE_${name}_VERSION\\s+(\\d+)`).exec(text)?.[1];
+  const [major, minor, patch] = [part('MAJOR'), part('MINOR'), part('PATCH')];
+  return major && minor && patch ? semver.valid(`${major}.${minor}.${patch}`) : null;
+}
+
+/** nvm's v22.1.0, asdf's 22.1.0, a brew Cellar's 22.1.0_1; 'node@22' names only a major, so it does not count. */
+function versionFromFolders(...paths: string[]): string | null {
+  for (const path of paths) {
+    for (const segment of path.split(sep).reverse()) {
+      const m = /^v?(\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?)(_\d+)?$/.exec(segment);
+      if (m) return semver.valid(m[1]);
+    }
+  }
+  return null;
+}
+
+function versionFromPackage(prefix: string): string | null {
+  const pkg = readJson(join(prefix, 'package.json'));
+  // The registry's `node` package and its node-<os>-<cpu> halves ship a real binary under bin/.
+  if (!pkg || typeof pkg.name !== 'string' || !/^node(-[a-z0-9]+-[a-z0-9]+)?$/.test(pkg.name)) return null;
+  return typeof pkg.version === 'string' ? semver.valid(pkg.version) : null;
+}
+
+function readNpmVersion(bin: string, real: string): string | null {
+  const dirs = [join(dirname(dirname(real)), 'lib', 'node_modules', 'npm'), join(dirname(bin), '..', 'lib', 'node_modules', 'npm')];
+  if (bin === '/usr/bin/node' || real.startsWith('/usr/bin/')) dirs.push('/usr/lib/node_modules/npm', '/usr/share/nodejs/npm');
+  for (const d of dirs) {
+    const version = readJson(join(d, 'package.json'))?.version;
+    if (typeof version === 'string' && semver.valid(version)) return semver.valid(version);
+  }
+  return null;
+}
+
+export function readNodeInstall(bin: string, source: string): NodeInstall | null {
+  let real: string;
+  try {
+    real = realpathSync(bin);
+  } catch {
+    return null;
+  }
+  const prefix = dirname(dirname(real));
+  const version = versionFromHeader(prefix) ?? versionFromFolders(real, bin) ?? versionFromPackage(prefix);
+  if (!version) return null;
+  return { bin, binDir: dirname(bin), version, npmVersion: readNpmVersion(bin, real), source };
+}
+
+export function getSelfNode(): NodeInstall {
+  const bin = process.execPath;
+  let real = bin;
+  try {
+    real = realpathSync(bin);
+  } catch {
+    // keep execPath
+  }
+  return { bin, binDir: dirname(bin), version: process.version.replace(/^v/, ''), npmVersion: readNpmVersion(bin, real), source: 'self' };
+}
+
+function satisfies(install: NodeInstall, engines: Engines): boolean {
+  if (engines.node && !semver.satisfies(install.version, engines.node, SATISFY)) return false;
+  if (engines.npm && !(install.npmVersion && semver.satisfies(install.npmVersion, engines.npm, SATISFY))) return false;
+  return true;
+}
+
+export function pickNode(installs: NodeInstall[], engines: Engines): NodeInstall | null {
+  let best: NodeInstall | null = null;
+  for (const install of installs) {
+    if (!satisfies(install, engines)) continue;
+    if (!best || semver.gt(install.version, best.version)) best = install;
+  }
+  return best;
+}
+
+/** The last resort for a binary whose files say nothing: ask it. */
+async function probe(bin: string, source: string): Promise<NodeInstall | null> {
+  try {
+    const { code, stdout } = await run(bin, ['-v'], { timeoutMs: 5000, allowFail: true });
+    const version = code === 0 ? semver.valid(stdout.trim()) : null;
+    if (!version) return null;
+    return { bin, binDir: dirname(bin), version, npmVersion: readNpmVersion(bin, realpathSync(bin)), source };
+  } catch {
+    return null;
+  }
+}
+
+function describeRange(engines: Engines): string {
+  const parts = [engines.node && `node "${engines.node}"`, engines.npm && `npm "${engines.npm}"`].filter(Boolean);
+  return parts.join(' and ');
+}
+
+function installHint(engines: Engines): string {
+  const min = engines.node ? semver.minVersion(engines.node) : null;
+  const major = min && min.major > 0 ? String(min.major) : '';
+  const brew = major ? `brew install node@${major}` : 'brew install node';
+  const nvm = major ? `nvm install ${major}` : 'nvm install node';
+  const npm = engines.npm ? ` with npm ${engines.npm}` : '';
+  return `Install a matching Node${npm} (\`${brew}\` or \`${nvm}\`), or re-install with --node <path to a node binary>.`;
+}
+
+function validateRanges(engines: Engines): void {
+  for (const key of ['node', 'npm'] as const) {
+    const range = engines[key];
+    if (range && semver.validRange(range) === null) {
+      throw new UserError(`package.json engines.${key} "${range}" is not a version range.`, 'Fix engines in the site\'s package.json, e.g. "node": ">=22.12".');
+    }
+  }
+}
+
+export async function resolveNode(engines: Engines, opts: { pin?: string | null; search?: SearchEnv }): Promise<NodeInstall> {
+  const search = opts.search ?? { home: getHome(), env: process.env, platform: process.platform };
+  validateRanges(engines);
+  const wanted = hasEngines(engines) ? describeRange(engines) : 'any version';
+
+  if (opts.pin) {
+    const pin = resolve(opts.pin.replace(/^~(?=$|\/)/, search.home));
+    const bin = isExecutableFile(pin) ? pin : join(pin, 'bin', 'node');
+    const fix = 'Re-install with a different --node, or without it to pick one automatically.';
+    if (!isExecutableFile(bin)) throw new OpsError(`--node ${tildify(opts.pin, search.home)} is not an executable Node binary (site needs ${wanted}).`, fix);
+    const install = readNodeInstall(bin, '--node') ?? (await probe(bin, '--node'));
+    if (!install) throw new OpsError(`Could not read the version of --node ${tildify(bin, search.home)}.`, fix);
+    if (!satisfies(install, engines)) {
+      const npm = engines.npm ? `, npm ${install.npmVersion ?? 'not found'}` : '';
+      throw new OpsError(`--node ${tildify(bin, search.home)} is Node ${install.version}${npm}, but the site needs ${wanted}.`, fix);
+    }
+    return install;
+  }
+
+  if (!hasEngines(engines)) return getSelfNode();
+
+  const fromEnv = search.env.LOCALHOST_OPS_NODE;
+  const extra = fromEnv ? [{ bin: resolve(fromEnv), source: 'LOCALHOST_OPS_NODE' }] : [];
+  const candidates = collectCandidates(search, extra);
+  const probed = await Promise.all(candidates.map((c) => c.install ?? probe(c.bin, c.source)));
+  const installs = probed.filter((i): i is NodeInstall => i !== null);
+  const self = getSelfNode();
+  if (!installs.some((i) => sameFile(i.bin, self.bin))) installs.push(self);
+  const picked = pickNode(installs, engines);
+  if (picked) return picked;
+
+  const seen = installs.map((i) => `${i.version} (${i.source})`).join(', ');
+  throw new OpsError(
+    `No installed Node satisfies ${wanted}. Found: ${seen || 'none'}. Looked in: ${describeSearch(search).join(', ')}.`,
+    installHint(engines),
+  );
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return a === b;
+  }
+}

@@ -1,0 +1,80 @@
+/** Where things live on disk (DESIGN §2). Pure except for reading the environment. */
+import { homedir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const WORKTREE_BRANCH = 'localhost-sync';
+
+export function getHome(): string {
+  return process.env.HOME || homedir();
+}
+
+export function getOpsHome(): string {
+  const custom = process.env.LOCALHOST_OPS_HOME;
+  return custom ? resolve(custom) : join(getHome(), 'ops-local');
+}
+
+export interface SitePaths {
+  dir: string;
+  config: string;
+  worktree: string;
+  lastSync: string;
+  diagnosis: string;
+  logs: string;
+  syncLog: string;
+  serverLog: string;
+  lock: string;
+  runDir: string;
+}
+
+export function getSitePaths(name: string, opsHome = getOpsHome()): SitePaths {
+  const dir = join(opsHome, name);
+  const logs = join(dir, 'logs');
+  return {
+    dir,
+    config: join(dir, 'config.json'),
+    worktree: join(dir, 'localhost-worktree'),
+    lastSync: join(dir, 'last-sync.env'),
+    diagnosis: join(dir, 'last-diagnosis.txt'),
+    logs,
+    syncLog: join(logs, 'sync.log'),
+    serverLog: join(logs, 'server.log'),
+    lock: join(dir, 'sync.lock'),
+    runDir: join(dir, 'run'),
+  };
+}
+
+/** The tool's own entry file, which the jobs execute with an absolute Node path. */
+export function getToolEntry(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'localhost-ops.js');
+}
+
+export function getToolRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+/** Shows $HOME as ~ in anything a person reads. */
+export function tildify(text: string, home = getHome()): string {
+  if (!home || home === '/') return text;
+  return text.split(home + '/').join('~/').replace(new RegExp(`${escapeRe(home)}(?=$|[\\s"'])`, 'g'), '~');
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Folder-name → site name: lower-cased, anything else turned into '-'. */
+export function getDefaultName(repoDir: string): string {
+  const base = repoDir.replace(/\/+$/, '').split('/').pop() ?? '';
+  return base
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 63);
+}
+
+/** macOS external volumes: launchd will not run programs from there. */
+export function isExternalVolume(path: string): boolean {
+  return /^\/Volumes\//.test(path);
+}

@@ -1,0 +1,107 @@
+/**
+ * The embedded backend: two detached process groups with pid files in run/. Used where no
+ * service manager runs (containers, CI). The jobs do not survive a reboot.
+ */
+import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
+import type { Site } from '../config.js';
+import { ensureDir, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../fsutil.js';
+import { isAlive, spawnDetached, stopGroup } from '../proc.js';
+import { getToolEntry } from '../paths.js';
+import type { JobKind, JobSpec, JobStatus, ServiceBackend } from './jobs.js';
+
+function files(site: Site, kind: JobKind) {
+  return { pid: join(site.paths.runDir, `${kind}.pid`), spec: join(site.paths.runDir, `${kind}.spec.json`) };
+}
+
+function readPid(site: Site, kind: JobKind): number | null {
+  const pid = Number(readTextOrNull(files(site, kind).pid)?.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+function sameSpec(a: JobSpec | null, b: JobSpec): boolean {
+  return a !== null && JSON.stringify(a) === JSON.stringify(b);
+}
+
+async function stop(site: Site, kind: JobKind): Promise<void> {
+  const pid = readPid(site, kind);
+  // The server gets time to shut down and free its port, as launchd's ExitTimeOut gives it.
+  if (pid !== null) await stopGroup(pid, kind === 'server' ? 10_000 : 3000);
+  try {
+    unlinkSync(files(site, kind).pid);
+  } catch {
+    // not running
+  }
+}
+
+function start(site: Site, spec: JobSpec): void {
+  ensureDir(site.paths.runDir);
+  ensureDir(site.paths.logs);
+  const [node, ...args] = spec.programArguments;
+  // The sync job runs under the interval loop; the server job runs directly.
+  const argv = spec.interval ? [getToolEntry(), '__every', String(spec.interval), spec.stdoutPath, '--', ...spec.programArguments] : args;
+  const pid = spawnDetached(node, argv, { cwd: spec.workingDirectory, env: spec.environment, logFile: spec.stdoutPath });
+  const f = files(site, spec.kind);
+  writeFileAtomic(f.pid, `${pid}\n`);
+  writeFileAtomic(f.spec, JSON.stringify(spec, null, 2) + '\n');
+}
+
+function isRunning(site: Site, kind: JobKind): boolean {
+  const pid = readPid(site, kind);
+  return pid !== null && isAlive(pid);
+}
+
+export const processBackend: ServiceBackend = {
+  kind: 'process',
+
+  async apply(site, specs) {
+    const touched: JobKind[] = [];
+    for (const spec of specs) {
+      const installed = readJsonOrNull<JobSpec>(files(site, spec.kind).spec);
+      if (sameSpec(installed, spec) && isRunning(site, spec.kind)) continue;
+      await stop(site, spec.kind);
+      start(site, spec);
+      touched.push(spec.kind);
+    }
+    return touched;
+  },
+
+  async restartServer(site, spec) {
+    await stop(site, 'server');
+    start(site, spec);
+  },
+
+  async isServerRunning(site) {
+    return isRunning(site, 'server');
+  },
+
+  async status(site, specs) {
+    const one = (spec: JobSpec): JobStatus => {
+      const pid = readPid(site, spec.kind);
+      const installed = readJsonOrNull<JobSpec>(files(site, spec.kind).spec);
+      const running = pid !== null && isAlive(pid);
+      return {
+        installed: installed !== null,
+        running,
+        pid: running ? pid : null,
+        lastExit: null,
+        current: sameSpec(installed, spec),
+        detail: running ? `pid ${pid}` : pid !== null ? `pid ${pid} is gone` : 'not started',
+      };
+    };
+    const [sync, server] = specs[0].kind === 'sync' ? specs : [specs[1], specs[0]];
+    return { sync: one(sync), server: one(server) };
+  },
+
+  async remove(site) {
+    // The sync loop first, so it cannot restart the server between the two stops.
+    for (const kind of ['sync', 'server'] as const) {
+      await stop(site, kind);
+      try {
+        unlinkSync(files(site, kind).spec);
+      } catch {
+        // never installed
+      }
+    }
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * Steps 7–10 for one commit: align the mirror, install dependencies if needed, restart the
+ * server, and pass the health gate. Used for the target, for a rollback and for a heal.
+ */
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import type { Site } from '../config.js';
+import * as git from '../git.js';
+import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isDepsCurrent, installDeps, hasPackageJson } from '../deps.js';
+import { getNodeFor } from '../pinned-node.js';
+import { waitForHealthy } from '../health.js';
+import { buildJobSpecs, getJobPath, type ServiceBackend } from '../service/jobs.js';
+import { findOnPath } from '../fsutil.js';
+import { describeError } from '../errors.js';
+import type { NodeInstall } from '../node-runtime.js';
+import { short } from './plan.js';
+
+export interface DeployContext {
+  site: Site;
+  backend: ServiceBackend;
+  log: (step: string, message: string) => void;
+  /** Told npm ci's process group while it runs, so a killed sync's npm can be ended. */
+  onChild: (pgid: number | null) => void;
+}
+
+export interface DeployResult {
+  ok: boolean;
+  depsInstalled: boolean;
+  reason: string;
+}
+
+function readPackageJson(worktree: string): string | null {
+  try {
+    return readFileSync(join(worktree, 'package.json'), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export function getServerSpec(site: Site, node: NodeInstall) {
+  const gitBin = findOnPath('git');
+  return buildJobSpecs(site, getJobPath(node.binDir, gitBin ? dirname(gitBin) : null))[1];
+}
+
+export function getJobSpecsFor(site: Site, node: NodeInstall) {
+  const gitBin = findOnPath('git');
+  return buildJobSpecs(site, getJobPath(node.binDir, gitBin ? dirname(gitBin) : null));
+}
+
+/**
+ * Deploys `sha`. `node` is the Node already preflighted for it, if any. `align` false
+ * skips the reset when the mirror is known to sit on sha already, clean.
+ */
+export async function deploy(ctx: DeployContext, sha: string, align: boolean, preflighted?: NodeInstall): Promise<DeployResult> {
+  const { site, log } = ctx;
+  const { worktree } = site.paths;
+  let depsInstalled = false;
+  let stage = 'align';
+  try {
+    if (align) {
+      await git.resetHard(worktree, sha);
+      await git.cleanUntracked(worktree);
+      log('align', `reset --hard ${short(sha)} and clean -fd`);
+    }
+    stage = 'node';
+    const stamp = readDepsStamp(worktree);
+    const { node, key } = preflighted
+      ? { node: preflighted, key: (await getNodeFor(site.config, readPackageJson(worktree), null)).key }
+      : await getNodeFor(site.config, readPackageJson(worktree), stamp);
+    stage = 'dependencies';
+    const lockHash = getLockHashOf(readLockfile(worktree));
+    if (!hasPackageJson(worktree)) {
+      log('deps', 'skipped: no package.json');
+    } else if (isDepsCurrent(stamp, lockHash, node)) {
+      log('deps', `skipped: lockfile and Node ${node.version} unchanged`);
+    } else {
+      log('deps', `npm ci under Node ${node.version} (${node.bin})`);
+      const started = Date.now();
+      try {
+        await installDeps(worktree, node, site.paths.syncLog, (pgid) => ctx.onChild(pgid));
+      } finally {
+        ctx.onChild(null);
+      }
+      depsInstalled = true;
+      log('deps', `installed in ${Date.now() - started} ms`);
+    }
+    // Written even when skipped, so the Node choice is remembered for the next no-op.
+    if (hasPackageJson(worktree) && (depsInstalled || stamp)) {
+      writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
+    }
+    stage = 'restart';
+    await ctx.backend.restartServer(site, getServerSpec(site, node));
+    log('restart', `server job restarted (${ctx.backend.kind})`);
+    stage = 'health';
+    const health = await waitForHealthy(site.config, worktree, () => ctx.backend.isServerRunning(site));
+    log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
+    return { ok: health.healthy, depsInstalled, reason: health.healthy ? health.reason : `health gate: ${health.reason}` };
+  } catch (err) {
+    const reason = `${stage}: ${describeError(err)}`;
+    log(stage, `failed: ${describeError(err)}`);
+    return { ok: false, depsInstalled, reason };
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * One sync (DESIGN §3), start to finish: gather facts, ask plan.ts, act, record.
+ * Never throws for a failed step: every outcome ends in last-sync.env.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Site } from '../config.js';
+import * as git from '../git.js';
+import { acquireLock, type Lock } from '../lock.js';
+import { appendLogLine, rotateIfLarge } from '../log.js';
+import { ensureDir } from '../fsutil.js';
+import { describeError, oneLine } from '../errors.js';
+import { readSyncRecord, writeSyncRecord, formatLocalTime, type SyncRecord } from '../state.js';
+import { getLockHashOf, readLockfile, readDepsStamp, isDepsCurrent } from '../deps.js';
+import { getNodeFor } from '../pinned-node.js';
+import { checkHealth } from '../health.js';
+import { loadBackend, type ServiceBackend } from '../service/jobs.js';
+import { getMirrorFacts, repairMirror } from './mirror.js';
+import { deploy, type DeployContext } from './deploy.js';
+import { getRecreateAt, isKnownBad, planRecovery, planRepair, planUpdate, short } from './plan.js';
+
+export interface SyncOptions {
+  force: boolean;
+  /** install already holds the lock. */
+  lock?: Lock;
+  /** Progress for a person watching (stderr, TTY only); the log gets every step regardless. */
+  progress?: (message: string) => void;
+}
+
+const FETCH_TIMEOUT_MS = 30_000;
+
+function rotateLogs(logs: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(logs);
+  } catch {
+    return;
+  }
+  for (const name of names) if (name.endsWith('.log')) rotateIfLarge(join(logs, name));
+}
+
+export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRecord> {
+  const started = Date.now();
+  const { paths } = site;
+  ensureDir(paths.logs);
+  rotateLogs(paths.logs);
+  const log = (step: string, message: string) => {
+    appendLogLine(paths.syncLog, `[${process.pid}] ${step}: ${message}`);
+    opts.progress?.(`${step}: ${message}`);
+  };
+  const lock = opts.lock ?? (await acquireLock(paths.lock));
+  if (!opts.lock) {
+    log('lock', lock.tookOverFrom ? `took over a stale lock from pid ${lock.tookOverFrom}` : lock.waitedMs > 200 ? `waited ${lock.waitedMs} ms for another sync` : 'acquired');
+  }
+  const prev = readSyncRecord(paths.lastSync);
+  const rec: SyncRecord = {
+    at: '',
+    status: 'error',
+    sha: prev?.sha ?? '',
+    targetSha: '',
+    goodSha: prev?.goodSha ?? '',
+    failedSha: prev?.failedSha ?? '',
+    deps: 'skipped',
+    durationMs: 0,
+    message: '',
+  };
+  try {
+    const backend = await loadBackend(site.config.service);
+    await syncSteps(site, backend, opts, rec, log, lock);
+  } catch (err) {
+    rec.status = 'error';
+    rec.message = describeError(err);
+    log('error', rec.message);
+  } finally {
+    rec.at = formatLocalTime();
+    rec.durationMs = Date.now() - started;
+    rec.message = oneLine(rec.message);
+    writeSyncRecord(paths.lastSync, rec);
+    log('done', `${rec.status} sha=${short(rec.sha)} target=${short(rec.targetSha)} deps=${rec.deps} ${rec.durationMs} ms: ${rec.message}`);
+    if (!opts.lock) lock.release();
+  }
+  return rec;
+}
+
+async function syncSteps(site: Site, backend: ServiceBackend, opts: SyncOptions, rec: SyncRecord, log: (s: string, m: string) => void, lock: Lock): Promise<void> {
+  const { config, paths } = site;
+  const ctx: DeployContext = { site, backend, log, onChild: (pgid) => lock.noteChild(pgid) };
+
+  // 2. Fetch. An unreachable forge leaves the mirror and the server as they are.
+  let target: string;
+  try {
+    target = await git.fetchBranch(config.repo, config.remote, config.branch, FETCH_TIMEOUT_MS);
+  } catch (err) {
+    rec.message = `Could not fetch ${config.remote}/${config.branch} (${describeError(err)}); still serving ${short(rec.sha)}.`;
+    log('fetch', `failed: ${describeError(err)}`);
+    return;
+  }
+  rec.targetSha = target;
+  log('fetch', `${config.remote}/${config.branch} is ${short(target)}`);
+
+  // 3. A main that failed before is not retried until it moves (or --force).
+  const hold = isKnownBad(target, rec.failedSha, opts.force);
+
+  // 4. Mirror present and sane.
+  let { facts, head } = await getMirrorFacts(site);
+  const repairs = planRepair(facts);
+  if (repairs.length) {
+    const at = hold && rec.goodSha ? rec.goodSha : getRecreateAt(rec.goodSha, target);
+    for (const line of await repairMirror(site, repairs, at)) log('repair', line);
+    head = (await getMirrorFacts(site)).head;
+  }
+  rec.sha = head.head ?? '';
+
+  if (hold) {
+    await holdOnLastGood(ctx, rec, head.head);
+    return;
+  }
+
+  // 5. Preflight: a Node for the target's engines, before the mirror is touched.
+  const dirty = await git.getDirtyPaths(paths.worktree);
+  const onTarget = head.head === target && dirty.length === 0;
+  const pkg = onTarget ? readText(join(paths.worktree, 'package.json')) : await git.showFile(config.repo, target, 'package.json');
+  const stamp = onTarget ? readDepsStamp(paths.worktree) : null;
+  let node;
+  try {
+    node = (await getNodeFor(config, pkg, stamp)).node;
+  } catch (err) {
+    rec.message = `main ${short(target)} cannot run here: ${describeError(err)} Still serving ${short(rec.sha)}.`;
+    log('preflight', `failed: ${describeError(err)}`);
+    return;
+  }
+  log('preflight', `Node ${node.version} (${node.bin})`);
+
+  // 6. Noop? Only probe the server when nothing else forces an update anyway.
+  const depsCurrent = onTarget ? isDepsCurrent(stamp, getLockHashOf(readLockfile(paths.worktree)), node) : null;
+  const health = depsCurrent ? await checkHealth(config, paths.worktree) : null;
+  const plan = planUpdate({ head: head.head, target, clean: dirty.length === 0, depsCurrent, serverHealthy: health ? health.healthy : null });
+  if (plan.kind === 'noop') {
+    succeed(rec, target, 'noop', `main ${short(target)} is served; nothing to do.`);
+    return;
+  }
+  log('plan', `update: ${plan.reason}`);
+
+  // 7–10. Update; 11. roll back on failure.
+  const result = await deploy(ctx, target, plan.align, node);
+  rec.deps = result.depsInstalled ? 'installed' : 'skipped';
+  if (result.ok) {
+    succeed(rec, target, 'updated', `Serving main ${short(target)} (${plan.reason}).`);
+    return;
+  }
+  rec.failedSha = target;
+  rec.sha = target;
+  const recovery = planRecovery(rec.goodSha, target);
+  if (recovery.kind === 'give-up') {
+    rec.message = `main ${short(target)} failed (${result.reason}) and there is no good commit to fall back on; the next commit on main will be tried.`;
+    return;
+  }
+  log('rollback', `to ${short(recovery.to)}`);
+  const back = await deploy(ctx, recovery.to, true);
+  if (back.depsInstalled) rec.deps = 'installed';
+  if (back.ok) {
+    rec.status = 'rolled-back';
+    rec.sha = recovery.to;
+    rec.message = `main ${short(target)} failed (${result.reason}); rolled back to ${short(recovery.to)}. Push a fix to main, or run localhost-ops sync --force to retry.`;
+  } else {
+    rec.message = `main ${short(target)} failed (${result.reason}), and the rollback to ${short(recovery.to)} failed too (${back.reason}).`;
+  }
+}
+
+function succeed(rec: SyncRecord, sha: string, status: 'noop' | 'updated', message: string): void {
+  rec.status = status;
+  rec.sha = sha;
+  rec.goodSha = sha;
+  rec.failedSha = '';
+  rec.message = message;
+}
+
+/**
+ * Step 3's hold: stay on the last good commit. Restart nothing unless the server is
+ * unhealthy, then heal it there.
+ */
+async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string | null): Promise<void> {
+  const { site, log } = ctx;
+  const target = rec.targetSha;
+  const retry = 'Push a fix to main, or run localhost-ops sync --force to retry it.';
+  if (!rec.goodSha) {
+    rec.status = 'error';
+    rec.message = `main ${short(target)} failed before and there is no good commit yet. ${retry}`;
+    log('hold', rec.message);
+    return;
+  }
+  const dirty = head === rec.goodSha ? await git.getDirtyPaths(site.paths.worktree) : ['moved'];
+  const health = dirty.length === 0 ? await checkHealth(site.config, site.paths.worktree) : null;
+  rec.status = 'rolled-back';
+  if (health?.healthy) {
+    rec.sha = rec.goodSha;
+    rec.message = `main ${short(target)} failed before; still serving ${short(rec.goodSha)}. ${retry}`;
+    log('hold', rec.message);
+    return;
+  }
+  log('hold', `main ${short(target)} is known bad; healing the server on ${short(rec.goodSha)}`);
+  const healed = await deploy(ctx, rec.goodSha, dirty.length > 0);
+  if (healed.depsInstalled) rec.deps = 'installed';
+  rec.sha = rec.goodSha;
+  if (healed.ok) {
+    rec.message = `main ${short(target)} failed before; restarted the server on ${short(rec.goodSha)}. ${retry}`;
+  } else {
+    rec.status = 'error';
+    rec.message = `main ${short(target)} failed before, and the server on ${short(rec.goodSha)} did not come back (${healed.reason}).`;
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,38 @@
+/** `sync`: one realignment now. Thin: the work is in execute.ts. */
+import { resolveSite } from '../config.js';
+import { short } from './plan.js';
+import { performSync } from './execute.js';
+import type { SyncRecord } from '../state.js';
+
+export function toJson(rec: SyncRecord) {
+  return {
+    status: rec.status,
+    sha: rec.sha,
+    targetSha: rec.targetSha,
+    goodSha: rec.goodSha,
+    failedSha: rec.failedSha,
+    deps: rec.deps,
+    durationMs: rec.durationMs,
+    message: rec.message,
+    at: rec.at,
+  };
+}
+
+export function getSyncExitCode(rec: SyncRecord): number {
+  return rec.status === 'updated' || rec.status === 'noop' ? 0 : 1;
+}
+
+export async function syncCommand(argv: { name?: string; force?: boolean; json?: boolean }): Promise<number> {
+  const site = resolveSite(argv.name);
+  const tty = process.stderr.isTTY === true && !argv.json;
+  const rec = await performSync(site, {
+    force: argv.force === true,
+    progress: tty ? (m) => process.stderr.write(`  ${m}\n`) : undefined,
+  });
+  if (argv.json) {
+    process.stdout.write(JSON.stringify(toJson(rec)) + '\n');
+  } else {
+    process.stdout.write(`${rec.status}: ${rec.message} (sha ${short(rec.sha)}, ${rec.durationMs} ms)\n`);
+  }
+  return getSyncExitCode(rec);
+}

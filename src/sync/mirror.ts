@@ -1,0 +1,68 @@
+/** Step 4: bring the mirror back to a sane worktree of the canonical repo. */
+import { existsSync, statSync, unlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Site } from '../config.js';
+import * as git from '../git.js';
+import { hasGitProcessIn } from '../procinfo.js';
+import { WORKTREE_BRANCH } from '../paths.js';
+import { short, type MirrorFacts, type RepairStep } from './plan.js';
+
+const INDEX_LOCK_GRACE_MS = 2000;
+
+function getIndexLock(worktree: string): string | null {
+  const gitDir = git.getWorktreeGitDir(worktree);
+  return gitDir ? join(gitDir, 'index.lock') : null;
+}
+
+async function isIndexLockStale(worktree: string): Promise<boolean> {
+  const lock = getIndexLock(worktree);
+  if (!lock) return false;
+  let age: number;
+  try {
+    age = Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return false;
+  }
+  // A lock only a moment old may belong to a git that is still starting.
+  return age > INDEX_LOCK_GRACE_MS && !(await hasGitProcessIn(worktree));
+}
+
+/** The mirror's state and HEAD, in one git spawn when it is present. */
+export async function getMirrorFacts(site: Site): Promise<{ facts: MirrorFacts; head: git.MirrorHead }> {
+  const { worktree } = site.paths;
+  const present = existsSync(worktree) && git.isWorktreeOf(worktree, site.config.repo);
+  const head = present ? await git.getMirrorHead(worktree) : { head: null, branchRef: null };
+  return {
+    head,
+    facts: {
+      present,
+      staleIndexLock: present && (await isIndexLockStale(worktree)),
+      onSyncBranch: head.branchRef === `refs/heads/${WORKTREE_BRANCH}`,
+    },
+  };
+}
+
+/** Carries out the repairs; returns one line per repair for the log. */
+export async function repairMirror(site: Site, steps: RepairStep[], recreateAt: string): Promise<string[]> {
+  const { worktree } = site.paths;
+  const repo = site.config.repo;
+  const done: string[] = [];
+  for (const step of steps) {
+    if (step === 'recreate') {
+      // A folder that is not a registered worktree (half-deleted, or a stray copy) goes first.
+      if (existsSync(worktree)) rmSync(worktree, { recursive: true, force: true });
+      await git.pruneWorktrees(repo);
+      await git.addWorktree(repo, worktree, recreateAt);
+      done.push(`recreated the mirror at ${short(recreateAt)}`);
+    } else if (step === 'remove-index-lock') {
+      const lock = getIndexLock(worktree);
+      if (lock) unlinkSync(lock);
+      done.push('removed a stale index.lock');
+    } else {
+      await git.switchToSyncBranch(worktree);
+      done.push(`switched the mirror back to ${WORKTREE_BRANCH}`);
+    }
+  }
+  return done;
+}
+

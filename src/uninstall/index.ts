@@ -1,0 +1,49 @@
+/**
+ * `uninstall`: stop and remove both jobs and free the port. --purge also removes the
+ * worktree, its branch and the site's folder. The canonical repo's own work is untouched.
+ */
+import { rmSync } from 'node:fs';
+import { resolveSite } from '../config.js';
+import { loadBackend } from '../service/jobs.js';
+import { removeWorktree, deleteSyncBranch } from '../git.js';
+import { getListeners, isInside } from '../procinfo.js';
+import { OpsError } from '../errors.js';
+import { acquireLock } from '../lock.js';
+import { tildify } from '../paths.js';
+
+async function waitForPortReleased(port: number, worktree: string, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ours = (await getListeners(port)).filter((l) => l.cwd !== null && isInside(l.cwd, worktree));
+    if (ours.length === 0) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function uninstallCommand(argv: { name?: string; purge?: boolean }): Promise<number> {
+  const site = resolveSite(argv.name);
+  const { config, paths } = site;
+  const backend = await loadBackend(config.service);
+  // Wait out a running sync, so it cannot restart the server once the jobs are gone.
+  const lock = await acquireLock(paths.lock);
+  try {
+    await backend.remove(site);
+  } finally {
+    lock.release();
+  }
+  if (!(await waitForPortReleased(config.port, paths.worktree))) {
+    throw new OpsError(`The jobs are removed, but a server from the mirror still holds port ${config.port}.`, `Find it with lsof -i :${config.port} and stop it.`);
+  }
+  const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`];
+  if (argv.purge) {
+    await removeWorktree(config.repo, paths.worktree);
+    await deleteSyncBranch(config.repo);
+    rmSync(paths.dir, { recursive: true, force: true });
+    lines.push(`Removed the mirror, the localhost-sync branch and ${tildify(paths.dir)}.`);
+  } else {
+    lines.push(`Kept ${tildify(paths.dir)}; uninstall --purge removes it.`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
