@@ -131,6 +131,16 @@ export class Fixture {
     }
   }
 
+  /** How many syncs have finished (one `done:` line each in sync.log). */
+  countSyncs(name = 'site'): number {
+    return (this.readLog(name).match(/\] done: /g) ?? []).length;
+  }
+
+  /** Waits until n syncs have finished: install's, then the sync job's first run at load. */
+  async waitForSyncs(n: number, name = 'site', ms = 60_000): Promise<void> {
+    await waitFor(() => this.countSyncs(name) >= n, ms, `${n} finished syncs`);
+  }
+
   /** Ends every process that runs from inside this fixture, then removes it. */
   async cleanup(): Promise<void> {
     for (const pid of findProcessesUnder(this.root)) {

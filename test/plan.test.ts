@@ -1,0 +1,63 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { planRepair, planUpdate, planRecovery, isKnownBad, getRecreateAt, type UpdateFacts } from '../src/sync/plan.js';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+
+test('planRepair: what brings the mirror back', () => {
+  const rows: [Parameters<typeof planRepair>[0], string[]][] = [
+    [{ present: false, staleIndexLock: false, onSyncBranch: false }, ['recreate']],
+    [{ present: false, staleIndexLock: true, onSyncBranch: true }, ['recreate']],
+    [{ present: true, staleIndexLock: false, onSyncBranch: true }, []],
+    [{ present: true, staleIndexLock: true, onSyncBranch: true }, ['remove-index-lock']],
+    [{ present: true, staleIndexLock: false, onSyncBranch: false }, ['switch-branch']],
+    [{ present: true, staleIndexLock: true, onSyncBranch: false }, ['remove-index-lock', 'switch-branch']],
+  ];
+  for (const [facts, steps] of rows) assert.equal(planRepair(facts), steps, JSON.stringify(facts));
+});
+
+test('isKnownBad: a failed main waits for a new commit or --force', () => {
+  const rows: [string, string, boolean, boolean][] = [
+    [A, A, false, true],
+    [A, A, true, false],
+    [A, B, false, false],
+    [A, '', false, false],
+    ['', '', false, false],
+  ];
+  for (const [target, failed, force, want] of rows) assert.is(isKnownBad(target, failed, force), want, `${target.slice(0, 1)} ${failed.slice(0, 1)} ${force}`);
+});
+
+test('getRecreateAt: last good commit, else the target', () => {
+  assert.is(getRecreateAt(A, B), A);
+  assert.is(getRecreateAt('', B), B);
+});
+
+test('planUpdate: noop only when aligned, clean, current and healthy', () => {
+  const base: UpdateFacts = { head: A, target: A, clean: true, depsCurrent: true, serverHealthy: true };
+  const rows: [Partial<UpdateFacts>, string, boolean | null, RegExp | null][] = [
+    [{}, 'noop', null, null],
+    [{ head: B }, 'update', true, /main moved to aaaaaaa/],
+    [{ head: null }, 'update', true, /first deploy/],
+    [{ clean: false }, 'update', true, /local changes/],
+    [{ depsCurrent: false }, 'update', false, /dependencies were not current/],
+    [{ serverHealthy: false }, 'update', false, /server was not healthy/],
+    [{ head: B, depsCurrent: null, serverHealthy: null }, 'update', true, /^main moved to aaaaaaa$/],
+  ];
+  for (const [change, kind, align, reason] of rows) {
+    const plan = planUpdate({ ...base, ...change });
+    assert.is(plan.kind, kind, JSON.stringify(change));
+    if (plan.kind === 'update') {
+      assert.is(plan.align, align, JSON.stringify(change));
+      assert.match(plan.reason, reason as RegExp);
+    }
+  }
+});
+
+test('planRecovery: roll back to a different good commit, else give up', () => {
+  assert.equal(planRecovery(A, B), { kind: 'rollback', to: A });
+  assert.equal(planRecovery('', B), { kind: 'give-up' });
+  assert.equal(planRecovery(B, B), { kind: 'give-up' });
+});
+
+test.run();
