@@ -4,7 +4,7 @@
  * node:util's parseArgs with the same option table: yargs alone costs ~60 ms per start.
  */
 import { parseArgs } from 'node:util';
-import { UserError, OpsError, describeError } from './errors.js';
+import { UserError, OpsError, describeError, oneLine } from './errors.js';
 
 type OptionType = 'string' | 'boolean';
 interface OptionDef {
@@ -111,7 +111,8 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new UserError(msg.replace(/\s+$/, '').replace(/([^.])$/, '$1.'), 'Run localhost-ops --help to see the commands and their options.');
+      const sentence = oneLine(msg).replace(/([^.?!])$/, '$1.');
+      throw new UserError(sentence, `Run localhost-ops ${args[0] && OPTIONS[args[0]] ? `${args[0]} ` : ''}--help to see the options.`);
     });
   const describe: Record<string, string> = {
     install: 'set up the mirror and its two jobs (once)',
@@ -128,7 +129,6 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
         for (const [key, def] of Object.entries(options)) {
           cmd.option(key, { type: def.type, describe: def.describe, alias: def.alias, default: def.default, hidden: def.hidden });
         }
-        if (command === 'install') cmd.demandOption('repo', 'install needs --repo DIR, the path of your clone.');
         return cmd;
       },
       (argv) => {

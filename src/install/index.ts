@@ -26,10 +26,10 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
   const progress = await createProgress('checking the repository');
   try {
     verifyService(config);
-    verifyPaths(config);
     verifyNodePin(config);
-    verifyNameFree(config);
     await verifyRepo(config);
+    verifyPaths(config);
+    verifyNameFree(config);
     await verifyPort(config);
     progress.update(`fetching ${config.remote}/${config.branch}`);
     await verifyBranch(config);
