@@ -50,12 +50,19 @@ export async function fetchBranch(repo: string, remote: string, branch: string, 
       await new Promise((res) => setTimeout(res, 250 * Math.min(attempt, 4)));
       continue;
     }
-    const why = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' ') || `exit ${r.code}`;
+    const why = getGitErrorLines(r.stderr) || `exit ${r.code}`;
     throw new OpsError(`git fetch ${remote} ${branch} failed: ${why}`, `Check that ${remote} is reachable: git -C ${repo} fetch ${remote} ${branch}`);
   }
   const sha = await getRefSha(repo, `refs/remotes/${remote}/${branch}`);
   if (!sha) throw new OpsError(`${remote}/${branch} is missing after fetching it.`);
   return sha;
+}
+
+/** git's own error lines (fatal:/error:), not the advice it prints after them. */
+export function getGitErrorLines(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = lines.filter((l) => /^(fatal|error):/.test(l));
+  return (errors.length ? errors : lines.slice(-2)).slice(0, 2).join(' ');
 }
 
 export async function getRefSha(repo: string, ref: string): Promise<string | null> {

@@ -9,8 +9,8 @@ import { packageJson } from './helpers/site.js';
 
 const T = 120_000;
 
-async function installed(fx: Fixture, ...extra: string[]): Promise<void> {
-  const r = await fx.cli(fx.installArgs(...extra));
+async function installed(fx: Fixture): Promise<void> {
+  const r = await fx.cli(fx.installArgs());
   assert.is(r.code, 0, `install failed: ${r.stdout}${r.stderr}`);
   // The sync job runs once at load; let it finish so later syncs are deterministic.
   await fx.waitForSyncs(2);

@@ -77,8 +77,10 @@ export class Fixture {
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
-  installArgs(...extra: string[]): string[] {
-    return ['install', '--repo', this.canonical, '--port', String(this.port), '--interval', '3600', '--health-timeout', '20', ...extra];
+  /** install flags for this fixture; `over` replaces defaults ({'health-timeout': '5'}) or adds flags. */
+  installArgs(over: Record<string, string | true> = {}): string[] {
+    const flags: Record<string, string | true> = { repo: this.canonical, port: String(this.port), interval: '3600', 'health-timeout': '20', ...over };
+    return ['install', ...Object.entries(flags).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, v]))];
   }
 
   /** Commits files (null deletes) in upstream and pushes to the forge's main; returns the sha. */

@@ -1,0 +1,9 @@
+/** The thirteen checks, in the order the report shows them (DESIGN §6). */
+import type { Check } from '../types.js';
+import { aligned, canonical, worktree, worktreeClean } from './repo.js';
+import { dependencies, node } from './runtime.js';
+import { http, serverPort, serverProcess, service } from './server.js';
+import { lastSync, paths } from './state.js';
+import { logs } from './logs.js';
+
+export const CHECKS: Check[] = [node, canonical, worktree, worktreeClean, aligned, dependencies, service, serverPort, serverProcess, http, lastSync, paths, logs];

@@ -1,0 +1,140 @@
+/** The git side: the canonical repo, the mirror, its cleanliness, and whether it serves main. */
+import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import * as git from '../../git.js';
+import { isInside } from '../../procinfo.js';
+import { WORKTREE_BRANCH, tildify } from '../../paths.js';
+import { short } from '../../sync/plan.js';
+import { installCommand, syncCommand } from '../fixes.js';
+import { fail, ok, skip, warn, type Check } from '../types.js';
+
+export const canonical: Check = {
+  id: 'canonical',
+  title: 'Canonical repo',
+  dependsOn: [],
+  async run(ctx) {
+    const { repo, remote, branch } = ctx.config;
+    const where = tildify(repo);
+    // install refuses a second repo under the same name, so a clone that moved for good means uninstall first.
+    const reinstall = `Put your clone back at ${where}; if it moved for good, run localhost-ops uninstall --name ${ctx.site.name}, then localhost-ops install --repo NEW_DIR.`;
+    let isDir = false;
+    try {
+      isDir = statSync(repo).isDirectory();
+    } catch {
+      // missing
+    }
+    if (!isDir) return fail(`${where} does not exist`, reinstall, undefined);
+    const top = await git.getRepoTop(repo);
+    if (top === null || resolve(top) !== resolve(repo)) {
+      return fail(`${where} is not the top of a git repository`, reinstall, undefined);
+    }
+    const [hasRemote, mainSha] = await Promise.all([git.hasRemote(repo, remote), ctx.mainSha()]);
+    const evidence = [`repo ${where}`, `${remote}/${branch} last fetched at ${mainSha ?? '(never)'}`];
+    if (!hasRemote) {
+      return fail(`${where} has no remote "${remote}"`, `Add it back: git -C ${where} remote add ${remote} <url>.`, `git -C ${where} remote add ${remote} <url>`, { evidence });
+    }
+    if (!mainSha) {
+      return fail(`${where} has never fetched ${remote}/${branch}`, `Run ${syncCommand(ctx.config)}; it fetches ${remote} ${branch} and says what went wrong if it cannot.`, syncCommand(ctx.config), { evidence });
+    }
+    return ok(`${where}: ${remote}/${branch} at ${short(mainSha)}`, { evidence });
+  },
+};
+
+export const worktree: Check = {
+  id: 'worktree',
+  title: 'Mirror worktree',
+  dependsOn: ['canonical'],
+  async run(ctx) {
+    const { worktree: dir } = ctx.paths;
+    const { repo } = ctx.config;
+    const where = tildify(dir);
+    const sync = syncCommand(ctx.config);
+    if (isInside(dir, repo) || isInside(repo, dir)) {
+      return fail(`the mirror ${where} and the canonical repo ${tildify(repo)} overlap`, 'Re-install with --repo pointing at your own clone, outside the tool\'s folder.', installCommand(ctx.config));
+    }
+    if (!ctx.mirrorPresent()) {
+      let exists = false;
+      try {
+        exists = statSync(dir).isDirectory();
+      } catch {
+        // missing
+      }
+      const summary = exists ? `${where} is not a worktree of ${tildify(repo)}` : `the mirror ${where} is missing`;
+      return fail(summary, `Run ${sync}: it recreates the mirror at the last good commit.`, sync);
+    }
+    const { head, branchRef } = await ctx.mirrorHead();
+    const evidence = [`HEAD ${head ?? '(none)'}`, `branch ${branchRef ?? '(detached)'}`, `git dir ${git.getWorktreeGitDir(dir)}`];
+    if (!head) return fail(`the mirror ${where} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, { evidence });
+    if (branchRef !== `refs/heads/${WORKTREE_BRANCH}`) {
+      const on = branchRef ? `branch ${branchRef.replace('refs/heads/', '')}` : 'a detached HEAD';
+      return fail(`the mirror is on ${on}, not ${WORKTREE_BRANCH}`, `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`, sync, { evidence });
+    }
+    const lock = join(git.getWorktreeGitDir(dir) ?? dir, 'index.lock');
+    let lockAge = -1;
+    try {
+      lockAge = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      // no lock: the usual case
+    }
+    // A moment-old lock belongs to a git still running (the sync job, perhaps).
+    if (lockAge > 10_000) {
+      return warn(`a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`, `Run ${sync}: it removes an index.lock no git process holds.`, sync, { evidence });
+    }
+    return ok(`${where} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });
+  },
+};
+
+export const worktreeClean: Check = {
+  id: 'worktree-clean',
+  title: 'Mirror has no local edits',
+  dependsOn: ['worktree'],
+  async run(ctx) {
+    const dirty = await git.getDirtyPaths(ctx.paths.worktree);
+    if (dirty.length === 0) return ok('no local edits or stray files');
+    const sync = syncCommand(ctx.config);
+    const shown = dirty.slice(0, 10).map((l) => `  ${l}`);
+    if (dirty.length > shown.length) shown.push(`  … and ${dirty.length - shown.length} more`);
+    return fail(
+      `${dirty.length} local edit${dirty.length === 1 ? '' : 's'} in the mirror, so it does not show main`,
+      `Run ${sync}: it discards them (reset --hard, clean -fd). Make changes in ${tildify(ctx.config.repo)}, never in the mirror.`,
+      sync,
+      { detail: shown.join('\n'), evidence: [`git status --porcelain in ${tildify(ctx.paths.worktree)}`] },
+    );
+  },
+};
+
+export const aligned: Check = {
+  id: 'aligned',
+  title: 'Mirror serves main',
+  dependsOn: ['worktree', 'node'],
+  async run(ctx) {
+    const { remote, branch } = ctx.config;
+    if (!ctx.options.network) return skip('skipped: network check off (--no-network)');
+    const [{ head }, remoteHead] = await Promise.all([ctx.mirrorHead(), ctx.remoteHead()]);
+    const rec = ctx.record();
+    const evidence = [`mirror HEAD ${head}`, `git ls-remote ${remote} ${branch}: ${remoteHead.sha ?? remoteHead.error ?? 'no such branch'} (${remoteHead.ms} ms)`];
+    const sync = syncCommand(ctx.config);
+    if (remoteHead.error) {
+      return warn(`could not reach ${remote} to compare (${remoteHead.error})`, `Check your network or VPN; the mirror keeps serving ${short(head)} meanwhile. Run doctor again once ${remote} answers.`, undefined, { evidence });
+    }
+    if (!remoteHead.sha) {
+      const again = installCommand({ ...ctx.config, branch: 'BRANCH' });
+      return fail(`${remote} has no branch "${branch}"`, `Re-install with --branch set to the branch the site deploys from: ${again}.`, again, { evidence });
+    }
+    const main = remoteHead.sha;
+    if (head === main) return ok(`the mirror serves ${remote}/${branch} ${short(main)}`, { evidence });
+    const served = rec && rec.sha === head;
+    // A main the last sync saw and could not deploy: the mirror is right to hold back.
+    if (served && rec.targetSha === main && rec.status === 'rolled-back') {
+      return warn(`main ${short(main)} failed its health gate; the mirror serves the last good ${short(head)}`, `Push a fix to main, or retry it with ${syncCommand(ctx.config, true)}.`, syncCommand(ctx.config, true), { evidence, detail: rec.message });
+    }
+    if (served && rec.targetSha === main && rec.status === 'error') {
+      return warn(`the last sync could not deploy main ${short(main)}; the mirror still serves ${short(head)}`, `Fix what the last sync reported (below), then run ${sync}.`, sync, { evidence, detail: rec.message });
+    }
+    // Main moved after the last sync looked: the sync job catches up on its next run.
+    if (served && rec.targetSha !== main) {
+      return warn(`main moved to ${short(main)} after the last sync (${rec.at}); the mirror serves ${short(head)}`, `The sync job deploys it within ${ctx.config.interval} s; run ${sync} to deploy it now.`, sync, { evidence });
+    }
+    return fail(`the mirror is at ${short(head)}, but main is ${short(main)}`, `Run ${sync}: it resets the mirror to main.`, sync, { evidence });
+  },
+};

@@ -1,0 +1,98 @@
+/** The runtime side: a Node for the served commit and for main, and the installed dependencies. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import semver from 'semver';
+import * as git from '../../git.js';
+import { getEngines, resolveNode, type Engines, type NodeInstall } from '../../node-runtime.js';
+import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } from '../../deps.js';
+import { describeError, OpsError, UserError } from '../../errors.js';
+import { tildify } from '../../paths.js';
+import { short } from '../../sync/plan.js';
+import { syncCommand } from '../fixes.js';
+import { fail, ok, type Check, type CheckResult } from '../types.js';
+import type { DoctorContext } from '../context.js';
+
+function describeEngines(e: Engines): string {
+  const parts = [e.node && `node "${e.node}"`, e.npm && `npm "${e.npm}"`].filter(Boolean);
+  return parts.length ? parts.join(' and ') : 'any Node';
+}
+
+function describeNode(n: NodeInstall): string {
+  return `Node ${n.version} (${tildify(n.bin)})`;
+}
+
+/** The package manager command that installs the Node a range needs, on this platform. */
+export function getNodeInstallCommand(range: string | undefined, platform = process.platform): string | undefined {
+  const min = range && semver.validRange(range) ? semver.minVersion(range) : null;
+  if (!min || min.major === 0) return undefined;
+  return platform === 'darwin' ? `brew install node@${min.major}` : `nvm install ${min.major}`;
+}
+
+function noNode(ctx: DoctorContext, what: string, engines: Engines, err: unknown, servedSha: string | null): CheckResult {
+  const sync = syncCommand(ctx.config);
+  const known = err instanceof OpsError || err instanceof UserError;
+  const how = known && err.fix ? err.fix : 'Install a Node that satisfies it.';
+  const still = what.startsWith('main') && servedSha ? `; the mirror still serves ${short(servedSha)}` : '';
+  return fail(
+    `${what} needs ${describeEngines(engines)}, which no installed Node satisfies${still}`,
+    `${how} Then run ${sync}.`,
+    ctx.config.node ? undefined : getNodeInstallCommand(engines.node),
+    { detail: describeError(err) },
+  );
+}
+
+export const node: Check = {
+  id: 'node',
+  title: 'Node for the served commit and main',
+  dependsOn: ['canonical'],
+  async run(ctx) {
+    const [served, servedNode, mainSha] = await Promise.all([ctx.servedPackage(), ctx.servedNode(), ctx.mainSha()]);
+    const servedEngines = getEngines(served.text);
+    const evidence = [`served ${short(served.sha)}: engines ${describeEngines(servedEngines)}`];
+    if (!servedNode.ok) return noNode(ctx, `the served commit ${short(served.sha)}`, servedEngines, servedNode.error, served.sha);
+    evidence.push(`served ${short(served.sha)} runs under ${describeNode(servedNode.value)} [${servedNode.value.source}]`);
+    let summary = `${describeNode(servedNode.value)} runs ${short(served.sha)}`;
+    // main is judged as the sync job last fetched it: doctor itself fetches nothing.
+    if (mainSha && mainSha !== served.sha) {
+      const engines = getEngines(await git.showFile(ctx.config.repo, mainSha, 'package.json'));
+      evidence.push(`main ${short(mainSha)}: engines ${describeEngines(engines)}`);
+      let mainNode: NodeInstall;
+      try {
+        mainNode = await resolveNode(engines, { pin: ctx.config.node });
+      } catch (err) {
+        return noNode(ctx, `main ${short(mainSha)}`, engines, err, served.sha);
+      }
+      evidence.push(`main ${short(mainSha)} would run under ${describeNode(mainNode)} [${mainNode.source}]`);
+      summary += `; main ${short(mainSha)} would run under Node ${mainNode.version}`;
+    }
+    return ok(summary, { evidence });
+  },
+};
+
+export const dependencies: Check = {
+  id: 'dependencies',
+  title: 'Dependencies installed',
+  dependsOn: ['worktree', 'node'],
+  async run(ctx) {
+    const dir = ctx.paths.worktree;
+    const sync = syncCommand(ctx.config);
+    if (!hasPackageJson(dir)) return ok('no package.json: nothing to install');
+    const rerun = `Run ${sync}: it runs npm ci under the pinned Node.`;
+    if (!existsSync(join(dir, 'node_modules'))) return fail('node_modules is missing in the mirror', rerun, sync);
+    const lockText = readLockfile(dir);
+    if (lockText === null) {
+      return fail('the mirror has no package-lock.json, which npm ci needs', 'Commit package-lock.json (or npm-shrinkwrap.json) to main.', undefined);
+    }
+    const stamp = readDepsStamp(dir);
+    if (!stamp) return fail('node_modules was not installed by localhost-ops, so it may not match the lockfile', rerun, sync);
+    const evidence = [`stamp: lockfile ${stamp.lockHash}, Node ${stamp.nodeVersion} (${tildify(stamp.nodeBin)})`, `lockfile now ${getLockHashOf(lockText)}`];
+    if (stamp.lockHash !== getLockHashOf(lockText)) {
+      return fail('the lockfile changed since npm ci last ran', rerun, sync, { evidence });
+    }
+    const node = await ctx.servedNode();
+    if (node.ok && getMajor(node.value.version) !== getMajor(stamp.nodeVersion)) {
+      return fail(`installed under Node ${stamp.nodeVersion}, but the site now runs Node ${node.value.version}`, rerun, sync, { evidence });
+    }
+    return ok(`installed from the current lockfile under Node ${stamp.nodeVersion}`, { evidence });
+  },
+};

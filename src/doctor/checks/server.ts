@@ -1,0 +1,165 @@
+/** The serving side: the two jobs, who listens on the port, and whether it answers. */
+import { existsSync } from 'node:fs';
+import { describeError } from '../../errors.js';
+import { describeListener } from '../../health.js';
+import { formatUrl, probeHttp } from '../../http-probe.js';
+import { isInside, isLoopbackAddress, type Listener } from '../../procinfo.js';
+import { tildify } from '../../paths.js';
+import type { JobKind } from '../../service/jobs.js';
+import { installCommand, syncCommand } from '../fixes.js';
+import { diffSpecs } from '../installed.js';
+import { fail, ok, warn, type Check } from '../types.js';
+
+/** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
+export const HTTP_TIMEOUT_MS = 5000;
+
+const DELETED = ' (deleted)';
+
+/** Linux shows the cwd of a process whose folder was removed with " (deleted)" after it. */
+function isFromMirror(l: Listener, worktree: string): boolean {
+  return l.cwd !== null && !l.cwd.endsWith(DELETED) && isInside(l.cwd, worktree);
+}
+
+function getForeign(listeners: Listener[], worktree: string): Listener[] {
+  return listeners.filter((l) => l.cwd !== null && !isFromMirror(l, worktree));
+}
+
+export const service: Check = {
+  id: 'service',
+  title: 'Background jobs',
+  // Jobs on an external volume or running a tool that moved are the paths check's finding.
+  dependsOn: ['paths'],
+  async run(ctx) {
+    const kind = ctx.config.service;
+    const install = installCommand(ctx.config);
+    const sync = syncCommand(ctx.config);
+    const facts = await ctx.service();
+    if (!facts.ok) {
+      return fail(`could not read the ${kind} jobs' status: ${describeError(facts.error)}`, `Run ${install} to install and load the jobs again.`, install);
+    }
+    const { status, specs, installed, specsNote } = facts.value;
+    const jobs: JobKind[] = ['sync', 'server'];
+    const evidence = jobs.map((k) => {
+      const s = status[k];
+      return `${k} job: ${s.installed ? 'installed' : 'not installed'}, ${s.running ? 'running' : 'not running'}, ${s.current ? 'definition current' : 'definition differs'}; ${s.detail} (${tildify(installed[k].path)})`;
+    });
+    if (specsNote) evidence.push(specsNote);
+    const missing = jobs.filter((k) => !status[k].installed);
+    if (missing.length) {
+      return fail(`the ${missing.join(' and ')} job${missing.length > 1 ? 's are' : ' is'} not installed`, `Run ${install}: it installs and starts them.`, install, { evidence });
+    }
+    // What the definitions say that install would not: a hand edit, a Node or tool that moved.
+    const drift: string[] = [];
+    const gone: string[] = [];
+    for (const k of jobs) {
+      const spec = installed[k].spec;
+      // The Node binary; a moved tool (the second argument) is the paths check's finding.
+      const bin = spec?.programArguments?.[0];
+      if (bin?.startsWith('/') && !existsSync(bin)) gone.push(`the ${k} job runs Node ${tildify(bin)}, which no longer exists`);
+      if (status[k].current) continue;
+      const lines = spec ? diffSpecs(spec, specs.find((s) => s.kind === k)!) : [];
+      drift.push(...(lines.length ? lines.map((l) => `${k}: ${l}`) : [`${k}: ${tildify(installed[k].path)} differs from what install would write`]));
+    }
+    const detail = [...gone, ...drift].map((l) => tildify(l)).join('\n') || undefined;
+    const rewrite = `Run ${install}: it rewrites and reloads only what changed.`;
+    if (gone.length) return fail(gone[0], rewrite, install, { detail, evidence });
+    const reboot = kind === 'process' ? ' (the process backend\'s jobs stop at a reboot)' : '';
+    if (!status.sync.running) {
+      return fail(`the sync job is not running: ${status.sync.detail}${reboot}`, `Run ${install}: it starts the jobs again.`, install, { detail, evidence });
+    }
+    if (!status.server.running) {
+      const foreign = getForeign(await ctx.listeners(), ctx.paths.worktree);
+      // Then the stranger on the port is the cause, and server-process names it.
+      if (foreign.length) {
+        const pid = foreign[0].pid;
+        return warn(`the server job is not running while another program holds port ${ctx.config.port} (see server-process)`, `Stop that program${pid ? ` (kill ${pid})` : ''}, then run ${sync}.`, pid ? `kill ${pid} && ${sync}` : undefined, { detail, evidence });
+      }
+      return fail(`the server job is not running: ${status.server.detail}`, `Run ${sync}: it restarts the server.`, sync, { detail, evidence });
+    }
+    if (drift.length) {
+      return warn(`the installed job definitions differ from what install would write (edited by hand?)`, rewrite, install, { detail, evidence });
+    }
+    const note = kind === 'process' ? '; process backend: they stop at a reboot, run install again after one' : '';
+    return ok(`sync job ${status.sync.detail}, server job ${status.server.detail} (${kind}${note})`, { evidence });
+  },
+};
+
+export const serverPort: Check = {
+  id: 'server-port',
+  title: 'Something listens on the port',
+  dependsOn: ['service'],
+  async run(ctx) {
+    const { host, port, allowRemote, command } = ctx.config;
+    const listeners = await ctx.listeners();
+    const evidence = listeners.map((l) => `${l.address}:${l.port} ← ${describeListener(l)}`);
+    const sync = syncCommand(ctx.config);
+    if (listeners.length === 0) return fail(`nothing listens on ${host}:${port}`, `Run ${sync}: it restarts the server.`, sync, { evidence });
+    const addresses = [...new Set(listeners.map((l) => l.address))];
+    const exposed = addresses.filter((a) => !isLoopbackAddress(a));
+    if (exposed.length && !allowRemote) {
+      return fail(
+        `port ${port} is open beyond loopback (${exposed.join(', ')}), so the mirror is reachable from the network`,
+        `Make the dev server bind ${host}: --command must pass {host} (now "${command}"). Re-install with a --command that does, then run ${sync}.`,
+        undefined,
+        { evidence },
+      );
+    }
+    const wildcard = ['0.0.0.0', '::'];
+    const normal = (a: string) => a.replace(/^::ffff:/, '');
+    if (!addresses.some((a) => normal(a) === host || wildcard.includes(a))) {
+      return fail(`port ${port} is open on ${addresses.join(', ')}, not on ${host}`, `Make --command pass {host} to the dev server, then run ${sync}.`, sync, { evidence });
+    }
+    return ok(`${host}:${port} is listening${allowRemote ? '' : ', on loopback only'}`, { evidence });
+  },
+};
+
+export const serverProcess: Check = {
+  id: 'server-process',
+  title: 'The listener runs from the mirror',
+  dependsOn: ['server-port', 'worktree'],
+  async run(ctx) {
+    const worktree = ctx.paths.worktree;
+    const listeners = await ctx.listeners();
+    const evidence = listeners.map((l) => describeListener(l));
+    const sync = syncCommand(ctx.config);
+    const foreign = getForeign(listeners, worktree);
+    if (foreign.length) {
+      const f = foreign[0];
+      const old = f.cwd?.endsWith(DELETED) && isInside(f.cwd.slice(0, -DELETED.length), worktree);
+      const summary = old
+        ? `pid ${f.pid} serves port ${ctx.config.port} from a deleted copy of the mirror`
+        : `port ${ctx.config.port} is held by a stray server, not the mirror's: pid ${f.pid ?? '?'}${f.cwd ? ` in ${f.cwd}` : ''}`;
+      const detail = [`pid      ${f.pid ?? '?'}`, `command  ${f.command ?? '?'}`, `cwd      ${f.cwd ?? '?'}`, `mirror   ${worktree}`].join('\n');
+      const kill = f.pid ? `kill ${f.pid} && ${sync}` : undefined;
+      return fail(tildify(summary), `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`, kill, { detail: tildify(detail), evidence });
+    }
+    const mine = listeners.find((l) => isFromMirror(l, worktree));
+    if (!mine) {
+      return warn(`cannot tell which process listens on port ${ctx.config.port} (its owner is hidden from this user)`, `Check with: lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`, `lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`, { evidence });
+    }
+    return ok(`pid ${mine.pid} (${mine.command?.slice(0, 60) ?? '?'}) runs from the mirror`, { evidence });
+  },
+};
+
+export const http: Check = {
+  id: 'http',
+  title: 'The site answers',
+  dependsOn: ['server-process'],
+  async run(ctx) {
+    const { host, port, healthPath } = ctx.config;
+    const url = formatUrl(host, port, healthPath);
+    const started = Date.now();
+    const probe = await probeHttp(host, port, healthPath, HTTP_TIMEOUT_MS);
+    const ms = Date.now() - started;
+    const evidence = [`GET ${url} → ${probe.status ?? probe.error} in ${ms} ms`];
+    const sync = syncCommand(ctx.config);
+    const log = tildify(ctx.paths.serverLog);
+    if (probe.status === null) {
+      return fail(`${url} did not answer (${probe.error})`, `Run ${sync}: it restarts the server. If this comes back, read ${log}.`, sync, { evidence });
+    }
+    if (probe.status >= 500) {
+      return fail(`${url} answered ${probe.status}: the site's own code fails`, `Read the error in ${log}, push a fix to main, or run ${sync} to restart the server.`, `tail -n 50 ${log}`, { evidence });
+    }
+    return ok(`${url} answered ${probe.status} in ${ms} ms`, { evidence });
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * Facts several checks need, each gathered at most once and only when a check asks:
+ * the state file, the mirror's HEAD, the listeners on the port, the Node, the jobs.
+ * The network probe starts at once, so its round trip overlaps every local check.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Site } from '../config.js';
+import * as git from '../git.js';
+import { readSyncRecord, type SyncRecord } from '../state.js';
+import { getListeners, type Listener } from '../procinfo.js';
+import { readDepsStamp } from '../deps.js';
+import { getNodeFor } from '../pinned-node.js';
+import { describeError } from '../errors.js';
+import { readTextOrNull } from '../fsutil.js';
+import type { NodeInstall } from '../node-runtime.js';
+import type { JobSpec, ServiceStatus } from '../service/jobs.js';
+import { readInstalledSpecs, type InstalledSpecs } from './installed.js';
+
+export interface DoctorOptions {
+  /** false: no ls-remote; `aligned` is skipped. */
+  network: boolean;
+}
+
+/** ls-remote waits this long: an unreachable forge is a warning, not a hang. */
+export const LS_REMOTE_TIMEOUT_MS = 3000;
+
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** Memoizes fn; a promise is memoized as is, so concurrent callers share one run. */
+function lazy<T>(fn: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = fn();
+      done = true;
+    }
+    return value;
+  };
+}
+
+async function settle<T>(fn: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
+export interface RemoteHead {
+  sha: string | null;
+  /** Why ls-remote failed (unreachable, timed out); null when it answered. */
+  error: string | null;
+  ms: number;
+}
+
+export interface ServedPackage {
+  /** The commit the mirror serves (its HEAD, or the last sync's when the mirror is gone). */
+  sha: string | null;
+  text: string | null;
+}
+
+export interface ServiceFacts {
+  status: ServiceStatus;
+  /** What install would write now. */
+  specs: JobSpec[];
+  installed: InstalledSpecs;
+  /** Why the definitions could not be rendered for comparison, if they could not. */
+  specsNote: string | null;
+}
+
+export class DoctorContext {
+  constructor(
+    readonly site: Site,
+    readonly options: DoctorOptions,
+  ) {
+    if (options.network) void this.remoteHead();
+  }
+
+  get config() {
+    return this.site.config;
+  }
+
+  get paths() {
+    return this.site.paths;
+  }
+
+  readonly record = lazy((): SyncRecord | null => readSyncRecord(this.paths.lastSync));
+
+  /** The folder exists and is a registered worktree of the canonical repo. */
+  readonly mirrorPresent = lazy(() => existsSync(this.paths.worktree) && git.isWorktreeOf(this.paths.worktree, this.config.repo));
+
+  readonly mirrorHead = lazy(async (): Promise<git.MirrorHead> => (this.mirrorPresent() ? git.getMirrorHead(this.paths.worktree) : { head: null, branchRef: null }));
+
+  /** origin/main as the sync job last fetched it. */
+  readonly mainSha = lazy(() => git.getRefSha(this.config.repo, `refs/remotes/${this.config.remote}/${this.config.branch}`));
+
+  readonly remoteHead = lazy(async (): Promise<RemoteHead> => {
+    const started = Date.now();
+    try {
+      const sha = await git.lsRemote(this.config.repo, this.config.remote, this.config.branch, LS_REMOTE_TIMEOUT_MS);
+      return { sha, error: null, ms: Date.now() - started };
+    } catch (err) {
+      return { sha: null, error: describeError(err), ms: Date.now() - started };
+    }
+  });
+
+  readonly listeners = lazy((): Promise<Listener[]> => getListeners(this.config.port));
+
+  readonly servedPackage = lazy(async (): Promise<ServedPackage> => {
+    if (this.mirrorPresent()) {
+      const { head } = await this.mirrorHead();
+      return { sha: head, text: readTextOrNull(join(this.paths.worktree, 'package.json')) };
+    }
+    const sha = this.record()?.sha || null;
+    return { sha, text: sha ? await git.showFile(this.config.repo, sha, 'package.json') : null };
+  });
+
+  /** The Node the served commit runs under: the deps stamp's when still valid, else a search. */
+  readonly servedNode = lazy(() =>
+    settle(async (): Promise<NodeInstall> => {
+      const { text } = await this.servedPackage();
+      const stamp = this.mirrorPresent() ? readDepsStamp(this.paths.worktree) : null;
+      return (await getNodeFor(this.config, text, stamp)).node;
+    }),
+  );
+
+  readonly service = lazy(() =>
+    settle(async (): Promise<ServiceFacts> => {
+      // Imported here: sync/deploy.js pulls in the health gate and the backends.
+      const [{ loadBackend }, { getJobSpecsFor }, { getSelfNode }] = await Promise.all([
+        import('../service/jobs.js'),
+        import('../sync/deploy.js'),
+        import('../node-runtime.js'),
+      ]);
+      const node = await this.servedNode();
+      const specs = getJobSpecsFor(this.site, node.ok ? node.value : getSelfNode());
+      const specsNote = node.ok ? null : `compared with the Node running doctor, as no Node fits the served commit (${describeError(node.error)})`;
+      const backend = await loadBackend(this.config.service);
+      const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledSpecs(this.site)]);
+      return { status, specs, installed, specsNote };
+    }),
+  );
+}

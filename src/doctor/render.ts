@@ -1,0 +1,84 @@
+/**
+ * The report as text or JSON. Pure: colour comes in as a Style (identity when off), and
+ * $HOME is shown as ~ here, once, whatever a check wrote. The layout is the same with
+ * or without colour.
+ */
+import { tildify } from '../paths.js';
+import type { CheckReport, Report, Status } from './types.js';
+
+export interface Style {
+  ok(s: string): string;
+  warn(s: string): string;
+  fail(s: string): string;
+  skip(s: string): string;
+  bold(s: string): string;
+}
+
+const same = (s: string) => s;
+export const plainStyle: Style = { ok: same, warn: same, fail: same, skip: same, bold: same };
+
+export interface TextOptions {
+  style: Style;
+  /** Adds every check's detail and evidence. */
+  verbose: boolean;
+  home?: string;
+  /** A line under the heading (the diagnosis file says when and why it was written). */
+  note?: string;
+}
+
+const MARK: Record<Status, string> = { ok: '✓', warn: '!', fail: '✗', skip: '-' };
+const ID_WIDTH = 16; // "server-process" and two spaces
+const INDENT = ' '.repeat(2 + ID_WIDTH);
+
+function indent(text: string): string[] {
+  return text.split('\n').map((l) => INDENT + l);
+}
+
+/** The one thing to do next: the first failure's command, else the first warning's. */
+export function getNextStep(report: Report): string {
+  const first = report.checks.find((c) => c.status === 'fail') ?? report.checks.find((c) => c.status === 'warn');
+  if (!first) return `nothing to do; the site is at ${report.url}`;
+  return first.command ?? first.fix ?? `see ${first.id} above`;
+}
+
+function countLine(report: Report): string {
+  const n = (s: Status) => report.checks.filter((c) => c.status === s).length;
+  const [fails, warns] = [n('fail'), n('warn')];
+  const part = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+  if (report.verdict === 'ok') return 'ok, every check passed';
+  if (report.verdict === 'warnings') return `warnings (${part(warns, 'warning')}); the site works`;
+  return `problems (${part(fails, 'failed check')}${warns ? `, ${part(warns, 'warning')}` : ''})`;
+}
+
+function renderCheck(c: CheckReport, opts: TextOptions): string[] {
+  const paint = opts.style[c.status];
+  const lines = [`${paint(MARK[c.status])} ${c.id.padEnd(ID_WIDTH)}${c.status === 'skip' ? opts.style.skip(c.summary) : c.summary}`];
+  const problem = c.status === 'warn' || c.status === 'fail';
+  if (c.detail && (problem || opts.verbose)) lines.push(...indent(c.detail));
+  if (problem && c.fix) lines.push(...indent(`${paint('fix:')} ${c.fix}`));
+  if (opts.verbose) for (const e of c.evidence ?? []) lines.push(...indent(opts.style.skip(`· ${e}`)));
+  return lines;
+}
+
+export function renderText(report: Report, opts: TextOptions): string {
+  const home = opts.home;
+  const lines = [opts.style.bold(`localhost-ops doctor: ${report.heading}`)];
+  if (opts.note) lines.push(opts.note);
+  lines.push('');
+  for (const c of report.checks) lines.push(...renderCheck(c, opts));
+  const paint = report.verdict === 'ok' ? opts.style.ok : report.verdict === 'warnings' ? opts.style.warn : opts.style.fail;
+  lines.push('', `${paint('Verdict:')} ${countLine(report)}`, `${opts.style.bold('Next:')} ${getNextStep(report)}`);
+  return tildify(lines.join('\n'), home) + '\n';
+}
+
+/** Exactly the documented shape: evidence and commands stay out of it. */
+export function renderJson(report: Report, home?: string): string {
+  const t = (s: string | undefined) => (s === undefined ? null : tildify(s, home));
+  const doc = {
+    schemaVersion: 1,
+    site: report.site,
+    verdict: report.verdict,
+    checks: report.checks.map((c) => ({ id: c.id, title: c.title, status: c.status, summary: t(c.summary), detail: t(c.detail), fix: t(c.fix) })),
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}

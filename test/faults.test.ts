@@ -1,0 +1,301 @@
+/**
+ * Never lose the mirror (issue 5): after each fault the page still shows the last good
+ * commit, last-sync.env tells the truth, and the next good commit on main is served.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, renameSync, writeFileSync, utimesSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFixture, sh, withTimeout, waitFor, BIN, type Fixture } from './helpers/fixture.js';
+import { packageJson } from './helpers/site.js';
+import { run, spawnDetached, isAlive, killQuietly } from '../src/proc.js';
+
+const T = 180_000;
+
+async function installed(content: string): Promise<{ fx: Fixture; good: string }> {
+  const fx = await createFixture(content);
+  const r = await fx.cli(fx.installArgs({ 'health-timeout': '6' }));
+  assert.is(r.code, 0, `install failed: ${r.stdout}${r.stderr}`);
+  await fx.waitForSyncs(2);
+  return { fx, good: await sh(fx.canonical, 'git', ['rev-parse', 'origin/main']) };
+}
+
+async function syncJson(fx: Fixture, ...flags: string[]): Promise<{ code: number; out: Record<string, string> }> {
+  const r = await fx.cli(['sync', '--json', ...flags]);
+  return { code: r.code, out: JSON.parse(r.stdout) };
+}
+
+function serverPid(fx: Fixture): number {
+  return Number(readFileSync(join(fx.siteDir(), 'run', 'server.pid'), 'utf8'));
+}
+
+/** A broken main is rolled back, held (not retried, not restarted), then a fix is served. */
+async function assertBrokenMainHeld(fx: Fixture, good: string, body: string, bad: string): Promise<void> {
+  const first = await syncJson(fx);
+  assert.is(first.code, 1);
+  assert.is(first.out.status, 'rolled-back', first.out.message);
+  assert.is(first.out.sha, good);
+  assert.is(first.out.targetSha, bad);
+  assert.is(first.out.goodSha, good);
+  assert.is(first.out.failedSha, bad);
+  assert.match(first.out.message, /rolled back to/);
+  assert.is((await fx.get()).body, body, 'the page shows the last good commit');
+  assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
+  const rec = fx.record();
+  assert.is(rec?.status, 'rolled-back');
+  assert.is(rec?.failedSha, bad);
+
+  // The same broken main again: held on the last good commit, and nothing restarts.
+  const pid = serverPid(fx);
+  const again = await syncJson(fx);
+  assert.is(again.code, 1);
+  assert.is(again.out.status, 'rolled-back');
+  assert.is(again.out.sha, good);
+  assert.match(again.out.message, /failed before/);
+  assert.is(serverPid(fx), pid, 'a known-bad main does not restart the server');
+
+  const fixed = await fx.push({ CRASH: null, STATUS: null, 'content.txt': 'fixed\n' }, 'fix main');
+  const last = await syncJson(fx);
+  assert.is(last.code, 0, last.out.message);
+  assert.is(last.out.status, 'updated');
+  assert.is(last.out.sha, fixed);
+  assert.is(last.out.failedSha, '');
+  assert.is((await fx.get()).body, 'site says: fixed\n');
+}
+
+test('a main whose server exits at start is rolled back and held', withTimeout(T, async () => {
+  const { fx, good } = await installed('good one');
+  try {
+    const bad = await fx.push({ CRASH: '1' }, 'break the server');
+    await assertBrokenMainHeld(fx, good, 'site says: good one\n', bad);
+    assert.match(fx.readLog(), /health: failed: the server exited before it answered/);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a main that answers 500 is rolled back and held', withTimeout(T, async () => {
+  const { fx, good } = await installed('good two');
+  try {
+    const bad = await fx.push({ STATUS: '500' }, 'answer 500');
+    await assertBrokenMainHeld(fx, good, 'site says: good two\n', bad);
+    assert.match(fx.readLog(), /answered 500 within 6 s/);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a main whose lockfile npm ci rejects is rolled back', withTimeout(T, async () => {
+  const { fx, good } = await installed('good three');
+  try {
+    // A lockfile npm cannot read: npm ci refuses before it installs anything.
+    const lockfile = readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8');
+    const bad = await fx.push({ 'package-lock.json': lockfile.slice(0, lockfile.length / 2) }, 'a broken lockfile');
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'rolled-back', r.out.message);
+    assert.is(r.out.failedSha, bad);
+    assert.match(r.out.message, /dependencies: npm ci exited/);
+    assert.is((await fx.get()).body, 'site says: good three\n');
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
+    const fixed = await fx.push({ 'package-lock.json': lockfile, 'content.txt': 'fixed\n' }, 'fix the lockfile');
+    const last = await syncJson(fx);
+    assert.is(last.out.status, 'updated', last.out.message);
+    assert.is(last.out.sha, fixed);
+    assert.is((await fx.get()).body, 'site says: fixed\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a first install on a broken main is an error, keeps the jobs, and tries the next commit', withTimeout(T, async () => {
+  const fx = await createFixture('broken from the start');
+  try {
+    const bad = await fx.push({ CRASH: '1' });
+    const r = await fx.cli(fx.installArgs({ 'health-timeout': '6' }));
+    assert.is(r.code, 1, r.stdout);
+    assert.is(fx.record()?.status, 'error');
+    assert.is(fx.record()?.failedSha, bad);
+    assert.ok(existsSync(join(fx.siteDir(), 'run', 'sync.pid')), 'the sync job is installed');
+    await fx.waitForSyncs(2);
+    assert.match(fx.record()?.message ?? '', /failed before and there is no good commit yet/);
+    const fixed = await fx.push({ CRASH: null, 'content.txt': 'works now\n' });
+    const s = await syncJson(fx);
+    assert.is(s.out.status, 'updated', s.out.message);
+    assert.is(s.out.sha, fixed);
+    assert.is((await fx.get()).body, 'site says: works now\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('an unreachable forge is an error; mirror and server are untouched; then it recovers', withTimeout(T, async () => {
+  const { fx, good } = await installed('offline');
+  try {
+    const pid = serverPid(fx);
+    renameSync(fx.forge, `${fx.forge}.away`);
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error');
+    assert.is(r.out.targetSha, '');
+    assert.is(r.out.sha, good);
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, /Could not fetch origin\/main/);
+    assert.is(fx.record()?.status, 'error');
+    assert.is(serverPid(fx), pid, 'the server was not restarted');
+    assert.is((await fx.get()).body, 'site says: offline\n');
+    renameSync(`${fx.forge}.away`, fx.forge);
+    const sha = await fx.push({ 'content.txt': 'back online\n' });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated');
+    assert.is(ok.out.sha, sha);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a stale index.lock in the mirror and a stale sync.lock are taken care of', withTimeout(T, async () => {
+  const { fx } = await installed('locks');
+  try {
+    const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
+    const indexLock = join(gitDir, 'index.lock');
+    writeFileSync(indexLock, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(indexLock, old, old);
+    // A sync.lock whose holder is gone: a pid that cannot be alive.
+    writeFileSync(join(fx.siteDir(), 'sync.lock'), '999999\n');
+    const sha = await fx.push({ 'content.txt': 'unlocked\n' });
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.not.ok(existsSync(indexLock));
+    assert.not.ok(existsSync(join(fx.siteDir(), 'sync.lock')));
+    assert.match(fx.readLog(), /removed a stale index\.lock/);
+    assert.match(fx.readLog(), /took over a stale lock from pid 999999/);
+    assert.is((await fx.get()).body, 'site says: unlocked\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('the mirror switched to another branch is switched back', withTimeout(T, async () => {
+  const { fx, good } = await installed('branchy');
+  try {
+    await sh(fx.worktree, 'git', ['checkout', '-q', '-b', 'someone-else']);
+    const r = await syncJson(fx);
+    assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
+    assert.is(await sh(fx.worktree, 'git', ['symbolic-ref', 'HEAD']), 'refs/heads/localhost-sync');
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('the fetch waits out a ref lock held by the user\'s own git', withTimeout(T, async () => {
+  const { fx } = await installed('contention');
+  try {
+    const sha = await fx.push({ 'content.txt': 'after the pull\n' });
+    const refLock = join(fx.canonical, '.git', 'refs', 'remotes', 'origin', 'main.lock');
+    writeFileSync(refLock, '');
+    const released = new Promise((r) => setTimeout(() => r(unlinkSync(refLock)), 1500));
+    const r = await syncJson(fx);
+    await released;
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('four racing syncs all exit 0; exactly one updates; no git lock is left', withTimeout(T, async () => {
+  const { fx } = await installed('race');
+  try {
+    const sha = await fx.push({ 'content.txt': 'raced\n' });
+    const results = await Promise.all([1, 2, 3, 4].map(() => syncJson(fx)));
+    assert.equal(results.map((r) => r.code), [0, 0, 0, 0]);
+    const statuses = results.map((r) => r.out.status).sort();
+    assert.equal(statuses, ['noop', 'noop', 'noop', 'updated']);
+    for (const r of results) assert.is(r.out.sha, sha);
+    const locks = (await sh(fx.root, 'find', [fx.canonical + '/.git', fx.siteDir(), '-name', '*.lock'])).trim();
+    assert.is(locks, '', 'no lock file is left behind');
+    assert.is((await fx.get()).body, 'site says: raced\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+/** Starts `sync` as a process we can kill -9 at a chosen moment. */
+async function killSyncWhen(fx: Fixture, logPattern: RegExp): Promise<void> {
+  const logFile = join(fx.root, 'killed-sync.out');
+  const before = fx.readLog().length;
+  const pid = spawnDetached(process.execPath, [BIN, 'sync'], { cwd: fx.root, env: fx.env, logFile });
+  await waitFor(() => logPattern.test(fx.readLog().slice(before)) || !isAlive(pid), 60_000, `sync to reach ${logPattern}`);
+  assert.ok(isAlive(pid), `the sync was still running at ${logPattern}`);
+  killQuietly(pid, 'SIGKILL');
+  await waitFor(() => !isAlive(pid), 5000, 'the killed sync to be gone');
+}
+
+test('kill -9 mid-npm ci: the next sync ends the orphaned npm and recovers', withTimeout(T, async () => {
+  const { fx } = await installed('slow deps');
+  try {
+    const slow = packageJson({ scripts: { dev: 'node server.js', postinstall: 'node -e "setTimeout(() => {}, 4000)"' } });
+    writeFileSync(join(fx.upstream, 'package.json'), slow);
+    await run('npm', ['install', '--package-lock-only', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: fx.upstream });
+    const sha = await fx.push({ 'content.txt': 'after the kill\n' });
+    await killSyncWhen(fx, /deps: npm ci under/);
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.is(r.out.deps, 'installed');
+    assert.match(fx.readLog(), /took over a stale lock/);
+    assert.is((await fx.get()).body, 'site says: after the kill\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('kill -9 mid-reset (and its leftovers): the next sync recovers', withTimeout(T, async () => {
+  const { fx } = await installed('reset');
+  try {
+    const sha = await fx.push({ 'content.txt': 'after the reset\n', 'more.txt': 'x\n' });
+    await killSyncWhen(fx, /plan: update/);
+    // What a reset killed half-way leaves: its index.lock and a half-written tree.
+    const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
+    writeFileSync(join(gitDir, 'index.lock'), '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(gitDir, 'index.lock'), old, old);
+    writeFileSync(join(fx.worktree, 'content.txt'), 'half-writ');
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.is((await fx.get()).body, 'site says: after the reset\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+    assert.equal(readdirSync(gitDir).filter((f) => f.endsWith('.lock')), []);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('an error message full of shell metacharacters is stored safely', withTimeout(T, async () => {
+  const { fx, good } = await installed('quoting');
+  try {
+    const evil = join(fx.root, 'forge $(touch PWNED1) `touch PWNED2` "q" \'s\' ;touch PWNED3.git');
+    await sh(fx.canonical, 'git', ['remote', 'set-url', 'origin', evil]);
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'error');
+    assert.match(r.out.message, '$(touch PWNED1)');
+    const env = join(fx.siteDir(), 'last-sync.env');
+    const out = await run('bash', ['-c', 'set -eu; source "$1"; printf "%s\\n%s" "$LAST_SYNC_MESSAGE" "$LAST_GOOD_SHA"', 'x', env], { cwd: fx.root });
+    const [message, goodSha] = out.stdout.split('\n');
+    assert.is(message, r.out.message, 'bash reads the message back exactly');
+    assert.is(goodSha, good);
+    for (const f of ['PWNED1', 'PWNED2', 'PWNED3.git']) {
+      assert.not.ok(existsSync(join(fx.root, f)) || existsSync(join(fx.siteDir(), f)), `${f} was not created`);
+    }
+    assert.is((await fx.get()).body, 'site says: quoting\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test.run();
