@@ -38,24 +38,23 @@ export async function hasRemote(repo: string, remote: string): Promise<boolean> 
 const REF_LOCK_RE = /cannot lock ref|Unable to create '[^']*\.lock'|unable to update local ref|is at [0-9a-f]+ but expected/i;
 
 /**
- * Fetches remote/branch into refs/remotes/remote/branch and returns its sha. Retries
- * while another git (the user's own `git pull`) holds the ref lock.
+ * Fetches remote/branch into refs/remotes/remote/branch. Retries while another git (the
+ * user's own `git pull`) holds the ref lock. Auto-maintenance is off for this fetch: it
+ * runs every minute, and housekeeping of the user's repo is the user's git's business.
  */
-export async function fetchBranch(repo: string, remote: string, branch: string, timeoutMs = 30_000): Promise<string> {
+export async function fetchBranch(repo: string, remote: string, branch: string, timeoutMs = 30_000, onRetry?: (attempt: number) => void): Promise<void> {
   const refspec = `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`;
   for (let attempt = 1; ; attempt++) {
-    const r = await git(repo, ['fetch', '--no-tags', '--quiet', '--no-write-fetch-head', remote, refspec], { timeoutMs, allowFail: true });
+    const r = await git(repo, ['-c', 'maintenance.auto=false', '-c', 'gc.auto=0', 'fetch', '--no-tags', '--quiet', '--no-write-fetch-head', remote, refspec], { timeoutMs, allowFail: true });
     if (r.code === 0) break;
     if (REF_LOCK_RE.test(r.stderr) && attempt < 20) {
+      onRetry?.(attempt);
       await new Promise((res) => setTimeout(res, 250 * Math.min(attempt, 4)));
       continue;
     }
     const why = getGitErrorLines(r.stderr) || `exit ${r.code}`;
     throw new OpsError(`git fetch ${remote} ${branch} failed: ${why}`, `Check that ${remote} is reachable: git -C ${repo} fetch ${remote} ${branch}`);
   }
-  const sha = await getRefSha(repo, `refs/remotes/${remote}/${branch}`);
-  if (!sha) throw new OpsError(`${remote}/${branch} is missing after fetching it.`);
-  return sha;
 }
 
 /** git's own error lines (fatal:/error:), not the advice it prints after them. */
@@ -76,13 +75,24 @@ export interface MirrorHead {
   branchRef: string | null;
 }
 
-/** HEAD and the branch it is on, in one spawn. */
-export async function getMirrorHead(worktree: string): Promise<MirrorHead> {
-  const r = await git(worktree, ['rev-parse', 'HEAD', '--symbolic-full-name', 'HEAD'], { allowFail: true });
-  const [head, ref] = r.stdout.trim().split('\n');
+const SHA_RE = /^[0-9a-f]{40,64}$/;
+
+/**
+ * HEAD, the branch it is on, and (optionally) another ref such as the fetched target, in
+ * one spawn: a worktree shares its repo's refs.
+ */
+export async function getMirrorHead(worktree: string, alsoRef?: string): Promise<MirrorHead & { also: string | null }> {
+  const args = ['rev-parse', 'HEAD', ...(alsoRef ? [`${alsoRef}^{commit}`] : []), '--symbolic-full-name', 'HEAD'];
+  const r = await git(worktree, args, { allowFail: true });
+  const lines = r.stdout.trim().split('\n');
+  const ok = r.code === 0;
+  const head = lines[0] ?? '';
+  const also = alsoRef ? (lines[1] ?? '') : '';
+  const ref = lines[alsoRef ? 2 : 1] ?? '';
   return {
-    head: r.code === 0 && /^[0-9a-f]{40,64}$/.test(head ?? '') ? head : null,
-    branchRef: ref && ref.startsWith('refs/heads/') ? ref : null,
+    head: ok && SHA_RE.test(head) ? head : null,
+    also: ok && SHA_RE.test(also) ? also : null,
+    branchRef: ok && ref.startsWith('refs/heads/') ? ref : null,
   };
 }
 

@@ -199,6 +199,7 @@ test('the fetch waits out a ref lock held by the user\'s own git', withTimeout(T
     const released = new Promise((r) => setTimeout(() => r(unlinkSync(refLock)), 1500));
     const r = await syncJson(fx);
     await released;
+    assert.match(fx.readLog(), /another git holds the ref lock in the canonical repo; retrying/);
     assert.is(r.out.status, 'updated', r.out.message);
     assert.is(r.out.sha, sha);
   } finally {

@@ -216,10 +216,6 @@ function serverPid(): number | null {
   return readRunState(need().home, LABEL.server)?.pid ?? null;
 }
 
-function syncsDone(): number {
-  return (need().readLog('site', 'sync.log').match(/ done: /g) ?? []).length;
-}
-
 function cliFailed(r: { code: number; stdout: string; stderr: string }): string {
   return `exit ${r.code}\n${r.stdout}\n${r.stderr}\n${need().readLog('site', 'sync.log').slice(-3000)}`;
 }
@@ -232,7 +228,7 @@ loop.after(async () => {
 
 loop('install --service launchd serves main from two loaded LaunchAgents', withTimeout(180_000, async () => {
   fx = await createFixture('hello from launchd');
-  const r = await fx.cli(fx.installArgs('--service', 'launchd'), env);
+  const r = await fx.cli(fx.installArgs({ service: 'launchd' }), env);
   assert.is(r.code, 0, cliFailed(r));
   assert.match((await fx.get('/')).body, 'site says: hello from launchd');
   for (const kind of ['sync', 'server'] as const) {
@@ -248,7 +244,7 @@ loop('install --service launchd serves main from two loaded LaunchAgents', withT
   const pid = serverPid();
   assert.ok(pid !== null && isAlive(pid), 'the server runs as the stand-in\'s job');
   // The sync agent's RunAtLoad sync waits for install's lock, then finds nothing to do.
-  await waitFor(() => syncsDone() >= 2, 60_000, "the sync agent's first run");
+  await fx.waitForSyncs(2);
   assert.match(fx.readLog('site', 'sync.log').split('\n').filter((l) => l.includes(' done: ')).pop() ?? '', 'done: noop');
   assert.ok(existsSync(join(fx.siteDir(), 'logs', 'launchd-sync.log')), 'launchd-sync.log exists');
 }));
@@ -290,7 +286,7 @@ loop('re-install with the same flags boots out, bootstraps and restarts nothing'
   const mark = readCalls(f.home).length;
   const pid = serverPid();
   const mtimes = [statSync(agentPath('sync')).mtimeMs, statSync(agentPath('server')).mtimeMs];
-  const r = await f.cli(f.installArgs('--service', 'launchd'), env);
+  const r = await f.cli(f.installArgs({ service: 'launchd' }), env);
   assert.is(r.code, 0, cliFailed(r));
   assert.equal(changingCalls(readCalls(f.home).slice(mark)), []);
   assert.is(serverPid(), pid, 'same server process');
@@ -326,10 +322,8 @@ loop('re-install with a changed --interval reloads only the sync agent', withTim
   const f = need();
   const mark = readCalls(f.home).length;
   const pid = serverPid();
-  const done = syncsDone();
-  const args = f.installArgs('--service', 'launchd');
-  args[args.indexOf('--interval') + 1] = '7200';
-  const r = await f.cli(args, env);
+  const done = f.countSyncs();
+  const r = await f.cli(f.installArgs({ service: 'launchd', interval: '7200' }), env);
   assert.is(r.code, 0, cliFailed(r));
   assert.equal(changingCalls(readCalls(f.home).slice(mark)), [
     `bootout gui/${UID}/${LABEL.sync}`,
@@ -339,7 +333,7 @@ loop('re-install with a changed --interval reloads only the sync agent', withTim
   assert.is(readPlist(agentPath('sync')).StartInterval, 7200);
   assert.is(serverPid(), pid, 'the server was not restarted');
   // The reloaded agent's RunAtLoad sync; let it finish before uninstall.
-  await waitFor(() => syncsDone() >= done + 2, 60_000, "the reloaded sync agent's run");
+  await f.waitForSyncs(done + 2);
 }));
 
 loop('uninstall leaves no plist and no process', withTimeout(120_000, async () => {

@@ -1,4 +1,59 @@
-import { OpsError } from '../errors.js';
-export async function doctorCommand(_argv: { name?: string; json?: boolean; network?: boolean; verbose?: boolean }): Promise<number> {
-  throw new OpsError('doctor is being built.');
+/**
+ * `doctor`: run the checks, print one screen (or one JSON document), exit 0 when nothing
+ * failed and 1 when something did. Also the diagnosis a sync leaves beside its state when
+ * its status changed. Thin: checks live in checks/, the runner and renderer beside this.
+ */
+import type { Site } from '../config.js';
+import { resolveSite } from '../config.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { formatUrl } from '../http-probe.js';
+import { formatLocalTime } from '../state.js';
+import { isColorEnabled } from '../ui.js';
+import { CHECKS } from './checks/index.js';
+import { DoctorContext, type DoctorOptions } from './context.js';
+import { runChecks } from './run-checks.js';
+import { plainStyle, renderJson, renderText, type Style } from './render.js';
+import { getExitCode, getVerdict, type Report } from './types.js';
+
+export async function diagnose(site: Site, options: DoctorOptions): Promise<Report> {
+  const checks = await runChecks(CHECKS, new DoctorContext(site, options));
+  const url = formatUrl(site.config.host, site.config.port, '/');
+  return {
+    site: site.name,
+    heading: `site "${site.name}" · ${url} · ${site.config.service} backend`,
+    url,
+    verdict: getVerdict(checks),
+    checks,
+  };
+}
+
+async function getStyle(): Promise<Style> {
+  if (!isColorEnabled(process.stdout)) return plainStyle;
+  // kleur decides on its own from the environment; ours (NO_COLOR, FORCE_COLOR, TTY) rules.
+  const { default: kleur } = await import('kleur');
+  kleur.enabled = true;
+  return { ok: kleur.green, warn: kleur.yellow, fail: kleur.red, skip: kleur.gray, bold: kleur.bold };
+}
+
+export async function doctorCommand(argv: { name?: string; json?: boolean; network?: boolean; verbose?: boolean }): Promise<number> {
+  const site = resolveSite(argv.name);
+  const report = await diagnose(site, { network: argv.network !== false });
+  if (argv.json) {
+    process.stdout.write(renderJson(report));
+  } else {
+    process.stdout.write(renderText(report, { style: await getStyle(), verbose: argv.verbose === true }));
+  }
+  return getExitCode(report.verdict);
+}
+
+/**
+ * last-diagnosis.txt: doctor's text report without the network check and without colour,
+ * written atomically. Sync calls it when its status differs from the previous one, after
+ * it wrote last-sync.env, so the report sees the new record. Rejects only when the file
+ * cannot be written.
+ */
+export async function writeDiagnosis(site: Site): Promise<void> {
+  const report = await diagnose(site, { network: false });
+  const note = `Written by the sync at ${formatLocalTime()} because its status changed; the network check is off here. Run localhost-ops doctor --name ${site.name} for a live report.`;
+  writeFileAtomic(site.paths.diagnosis, renderText(report, { style: plainStyle, verbose: false, note }), 0o644);
 }

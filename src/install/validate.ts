@@ -32,9 +32,9 @@ export async function verifyRepo(config: SiteConfig): Promise<void> {
 }
 
 /** Fetches the branch; a branch the remote lacks is bad input, an unreachable forge is not. */
-export async function verifyBranch(config: SiteConfig): Promise<string> {
+export async function verifyBranch(config: SiteConfig): Promise<void> {
   try {
-    return await git.fetchBranch(config.repo, config.remote, config.branch);
+    await git.fetchBranch(config.repo, config.remote, config.branch);
   } catch (err) {
     const text = (err as Error).message;
     if (/couldn't find remote ref|no such ref|not our ref/i.test(text)) {

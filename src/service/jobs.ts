@@ -5,6 +5,7 @@
 import { dirname, join } from 'node:path';
 import type { Site, ServiceKind } from '../config.js';
 import { getHome, getToolEntry } from '../paths.js';
+import { findOnPath } from '../fsutil.js';
 
 export type JobKind = 'sync' | 'server';
 
@@ -54,11 +55,12 @@ export function getLabel(name: string, kind: JobKind): string {
 const SYSTEM_PATH = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
 
 /**
- * The jobs' PATH: the pinned Node first (DESIGN §5), then the folders of the git and Node
- * the tool was installed with, then the system folders launchd would give.
+ * The jobs' PATH: the pinned Node first (DESIGN §5), then the folders of the git, Node and
+ * launchctl the tool was installed with (the sync job restarts the server through
+ * launchctl), then the system folders launchd would give.
  */
-export function getJobPath(pinnedBinDir: string, gitDir: string | null, toolNodeDir = dirname(process.execPath)): string {
-  const dirs = [pinnedBinDir, toolNodeDir, ...(gitDir ? [gitDir] : []), ...SYSTEM_PATH];
+export function getJobPath(pinnedBinDir: string, gitDir: string | null, toolNodeDir = dirname(process.execPath), launchctl = findOnPath('launchctl')): string {
+  const dirs = [pinnedBinDir, toolNodeDir, ...(gitDir ? [gitDir] : []), ...(launchctl ? [dirname(launchctl)] : []), ...SYSTEM_PATH];
   return [...new Set(dirs)].join(':');
 }
 

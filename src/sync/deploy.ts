@@ -9,7 +9,7 @@ import * as git from '../git.js';
 import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isDepsCurrent, installDeps, hasPackageJson } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { waitForHealthy } from '../health.js';
-import { buildJobSpecs, getJobPath, type ServiceBackend } from '../service/jobs.js';
+import { buildJobSpecs, getJobPath, loadBackend } from '../service/jobs.js';
 import { findOnPath } from '../fsutil.js';
 import { describeError } from '../errors.js';
 import type { NodeInstall } from '../node-runtime.js';
@@ -17,7 +17,6 @@ import { short } from './plan.js';
 
 export interface DeployContext {
   site: Site;
-  backend: ServiceBackend;
   log: (step: string, message: string) => void;
   /** Told npm ci's process group while it runs, so a killed sync's npm can be ended. */
   onChild: (pgid: number | null) => void;
@@ -89,10 +88,11 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
       writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
     }
     stage = 'restart';
-    await ctx.backend.restartServer(site, getServerSpec(site, node));
-    log('restart', `server job restarted (${ctx.backend.kind})`);
+    const backend = await loadBackend(site.config.service);
+    await backend.restartServer(site, getServerSpec(site, node));
+    log('restart', `server job restarted (${backend.kind})`);
     stage = 'health';
-    const health = await waitForHealthy(site.config, worktree, () => ctx.backend.isServerRunning(site));
+    const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));
     log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
     return { ok: health.healthy, depsInstalled, reason: health.healthy ? health.reason : `health gate: ${health.reason}` };
   } catch (err) {

@@ -13,10 +13,10 @@ import { describeError, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, type SyncRecord } from '../state.js';
 import { getLockHashOf, readLockfile, readDepsStamp, isDepsCurrent } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
+import type { NodeInstall } from '../node-runtime.js';
 import { checkHealth } from '../health.js';
-import { loadBackend, type ServiceBackend } from '../service/jobs.js';
 import { getMirrorFacts, repairMirror } from './mirror.js';
-import { deploy, type DeployContext } from './deploy.js';
+import type { DeployContext, DeployResult } from './deploy.js';
 import { getRecreateAt, isKnownBad, planRecovery, planRepair, planUpdate, short } from './plan.js';
 
 export interface SyncOptions {
@@ -65,8 +65,7 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
     message: '',
   };
   try {
-    const backend = await loadBackend(site.config.service);
-    await syncSteps(site, backend, opts, rec, log, lock);
+    await syncSteps(site, opts, rec, log, lock);
   } catch (err) {
     rec.status = 'error';
     rec.message = describeError(err);
@@ -82,19 +81,32 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   return rec;
 }
 
-async function syncSteps(site: Site, backend: ServiceBackend, opts: SyncOptions, rec: SyncRecord, log: (s: string, m: string) => void, lock: Lock): Promise<void> {
+async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s: string, m: string) => void, lock: Lock): Promise<void> {
   const { config, paths } = site;
-  const ctx: DeployContext = { site, backend, log, onChild: (pgid) => lock.noteChild(pgid) };
+  const ctx: DeployContext = { site, log, onChild: (pgid) => lock.noteChild(pgid) };
 
   // 2. Fetch. An unreachable forge leaves the mirror and the server as they are.
-  let target: string;
   try {
-    target = await git.fetchBranch(config.repo, config.remote, config.branch, FETCH_TIMEOUT_MS);
+    await git.fetchBranch(config.repo, config.remote, config.branch, FETCH_TIMEOUT_MS, (n) => {
+      if (n === 1) log('fetch', 'another git holds the ref lock in the canonical repo; retrying');
+    });
   } catch (err) {
     rec.message = `Could not fetch ${config.remote}/${config.branch} (${describeError(err)}); still serving ${short(rec.sha)}.`;
     log('fetch', `failed: ${describeError(err)}`);
     return;
   }
+
+  // 4 (facts first). Mirror state and the fetched target, read together.
+  const targetRef = `refs/remotes/${config.remote}/${config.branch}`;
+  const mirror = await getMirrorFacts(site, targetRef);
+  const { facts, target: fetched } = mirror;
+  let head = mirror.head;
+  if (!fetched) {
+    rec.message = `${config.remote}/${config.branch} is missing after fetching it; still serving ${short(rec.sha)}.`;
+    log('fetch', rec.message);
+    return;
+  }
+  const target = fetched;
   rec.targetSha = target;
   log('fetch', `${config.remote}/${config.branch} is ${short(target)}`);
 
@@ -102,12 +114,11 @@ async function syncSteps(site: Site, backend: ServiceBackend, opts: SyncOptions,
   const hold = isKnownBad(target, rec.failedSha, opts.force);
 
   // 4. Mirror present and sane.
-  let { facts, head } = await getMirrorFacts(site);
   const repairs = planRepair(facts);
   if (repairs.length) {
     const at = hold && rec.goodSha ? rec.goodSha : getRecreateAt(rec.goodSha, target);
     for (const line of await repairMirror(site, repairs, at)) log('repair', line);
-    head = (await getMirrorFacts(site)).head;
+    head = (await getMirrorFacts(site, targetRef)).head;
   }
   rec.sha = head.head ?? '';
 
@@ -165,6 +176,11 @@ async function syncSteps(site: Site, backend: ServiceBackend, opts: SyncOptions,
   } else {
     rec.message = `main ${short(target)} failed (${result.reason}), and the rollback to ${short(recovery.to)} failed too (${back.reason}).`;
   }
+}
+
+/** Steps 7–10 live in deploy.ts, loaded only when something is deployed: a no-op never pays for it. */
+async function deploy(ctx: DeployContext, sha: string, align: boolean, node?: NodeInstall): Promise<DeployResult> {
+  return (await import('./deploy.js')).deploy(ctx, sha, align, node);
 }
 
 function succeed(rec: SyncRecord, sha: string, status: 'noop' | 'updated', message: string): void {

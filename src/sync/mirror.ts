@@ -27,13 +27,17 @@ async function isIndexLockStale(worktree: string): Promise<boolean> {
   return age > INDEX_LOCK_GRACE_MS && !(await hasGitProcessIn(worktree));
 }
 
-/** The mirror's state and HEAD, in one git spawn when it is present. */
-export async function getMirrorFacts(site: Site): Promise<{ facts: MirrorFacts; head: git.MirrorHead }> {
+/**
+ * The mirror's state, its HEAD and the sha of `targetRef`: one git spawn when the mirror is
+ * present (a worktree shares its repo's refs), one in the canonical repo when it is not.
+ */
+export async function getMirrorFacts(site: Site, targetRef: string): Promise<{ facts: MirrorFacts; head: git.MirrorHead; target: string | null }> {
   const { worktree } = site.paths;
   const present = existsSync(worktree) && git.isWorktreeOf(worktree, site.config.repo);
-  const head = present ? await git.getMirrorHead(worktree) : { head: null, branchRef: null };
+  const head = present ? await git.getMirrorHead(worktree, targetRef) : { head: null, branchRef: null, also: null };
   return {
-    head,
+    head: { head: head.head, branchRef: head.branchRef },
+    target: present ? head.also : await git.getRefSha(site.config.repo, targetRef),
     facts: {
       present,
       staleIndexLock: present && (await isIndexLockStale(worktree)),

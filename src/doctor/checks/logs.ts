@@ -32,13 +32,27 @@ export function readTailLines(path: string, bytes = TAIL_BYTES): string[] | null
   }
 }
 
+/** The sync job repeats the same failure every interval: quote it once, its latest time. */
+function dedupe(lines: string[]): string[] {
+  const text = (l: string) => l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (\[\d+\] )?/, '');
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (seen.has(text(lines[i]))) continue;
+    seen.add(text(lines[i]));
+    out.unshift(lines[i]);
+  }
+  return out;
+}
+
 function after(lines: string[], marker: RegExp): string[] {
   for (let i = lines.length - 1; i >= 0; i--) if (marker.test(lines[i])) return lines.slice(i + 1);
   return lines;
 }
 
 const SYNC_OK = /\] done: (updated|noop) /;
-const SYNC_ERROR = /\] [\w-]+: failed: |\] error: |\] done: (error|rolled-back) |npm (ERR!|error) /;
+// Not the `done:` lines: they repeat last-sync.env, which the last-sync check reports.
+const SYNC_ERROR = /\] [\w-]+: failed: |\] error: |npm (ERR!|error) /;
 const SERVER_START = /\[localhost-ops\] starting /;
 const SERVER_ERROR = /\b(error|exception|fatal|panic|EADDRINUSE|EACCES|EPERM)\b|ERR!|\[localhost-ops\] server exited with [1-9]/i;
 /** What the service manager captured: the tool failing before it could write its own log. */
@@ -54,7 +68,7 @@ export function findLogErrors(logs: { sync: string[] | null; server: string[] | 
   ];
   return found
     .filter((f) => f.lines.length > 0)
-    .map((f) => ({ file: f.file, lines: f.lines.slice(-MAX_LINES).map((l) => (l.length > MAX_CHARS ? `${l.slice(0, MAX_CHARS - 1)}…` : l)) }));
+    .map((f) => ({ file: f.file, lines: dedupe(f.lines).slice(-MAX_LINES).map((l) => (l.length > MAX_CHARS ? `${l.slice(0, MAX_CHARS - 1)}…` : l)) }));
 }
 
 function mtime(path: string): number {
@@ -93,6 +107,6 @@ export const logs: Check = {
     const detail = found.map((f) => `${tildify(files[f.file])}:\n${f.lines.map((l) => `  ${tildify(l)}`).join('\n')}`).join('\n');
     const first = tildify(files[found[0].file]);
     const names = found.map((f) => tildify(files[f.file]).split('/').pop()).join(', ');
-    return warn(`${count} recent error line${count === 1 ? '' : 's'} in ${names}`, `Read the lines below; the full story is in: tail -n 50 ${first}`, `tail -n 50 ${first}`, { detail, evidence });
+    return warn(`${count} recent error line${count === 1 ? '' : 's'} in ${names}`, `Read the lines above; for the whole story: tail -n 50 ${first}`, `tail -n 50 ${first}`, { detail, evidence });
   },
 };

@@ -29,7 +29,7 @@ export const canonical: Check = {
       return fail(`${where} is not the top of a git repository`, reinstall, undefined);
     }
     const [hasRemote, mainSha] = await Promise.all([git.hasRemote(repo, remote), ctx.mainSha()]);
-    const evidence = [`repo ${where}`, `${remote}/${branch} last fetched at ${mainSha ?? '(never)'}`];
+    const evidence = [`repo ${where}`, `${remote}/${branch} as last fetched: ${mainSha ?? '(never fetched)'}`];
     if (!hasRemote) {
       return fail(`${where} has no remote "${remote}"`, `Add it back: git -C ${where} remote add ${remote} <url>.`, `git -C ${where} remote add ${remote} <url>`, { evidence });
     }
@@ -129,7 +129,7 @@ export const aligned: Check = {
       return warn(`main ${short(main)} failed its health gate; the mirror serves the last good ${short(head)}`, `Push a fix to main, or retry it with ${syncCommand(ctx.config, true)}.`, syncCommand(ctx.config, true), { evidence, detail: rec.message });
     }
     if (served && rec.targetSha === main && rec.status === 'error') {
-      return warn(`the last sync could not deploy main ${short(main)}; the mirror still serves ${short(head)}`, `Fix what the last sync reported (below), then run ${sync}.`, sync, { evidence, detail: rec.message });
+      return warn(`the last sync could not deploy main ${short(main)}; the mirror still serves ${short(head)}`, `Fix the cause the last sync names (above), then run ${sync}.`, sync, { evidence, detail: rec.message });
     }
     // Main moved after the last sync looked: the sync job catches up on its next run.
     if (served && rec.targetSha !== main) {

@@ -28,8 +28,11 @@ export function getNodeInstallCommand(range: string | undefined, platform = proc
   return platform === 'darwin' ? `brew install node@${min.major}` : `nvm install ${min.major}`;
 }
 
+const LOOKED_IN = ' Looked in: ';
+
 function noNode(ctx: DoctorContext, what: string, engines: Engines, err: unknown, servedSha: string | null): CheckResult {
   const sync = syncCommand(ctx.config);
+  const message = describeError(err);
   const known = err instanceof OpsError || err instanceof UserError;
   const how = known && err.fix ? err.fix : 'Install a Node that satisfies it.';
   const still = what.startsWith('main') && servedSha ? `; the mirror still serves ${short(servedSha)}` : '';
@@ -37,7 +40,8 @@ function noNode(ctx: DoctorContext, what: string, engines: Engines, err: unknown
     `${what} needs ${describeEngines(engines)}, which no installed Node satisfies${still}`,
     `${how} Then run ${sync}.`,
     ctx.config.node ? undefined : getNodeInstallCommand(engines.node),
-    { detail: describeError(err) },
+    // Where it looked is long and the same every time: evidence, not detail.
+    { detail: message.split(LOOKED_IN)[0], evidence: message.includes(LOOKED_IN) ? [`looked in: ${message.split(LOOKED_IN)[1]}`] : [] },
   );
 }
 
@@ -72,7 +76,8 @@ export const node: Check = {
 export const dependencies: Check = {
   id: 'dependencies',
   title: 'Dependencies installed',
-  dependsOn: ['worktree', 'node'],
+  // Not on node: main needing a missing Node says nothing about what the mirror has installed.
+  dependsOn: ['worktree'],
   async run(ctx) {
     const dir = ctx.paths.worktree;
     const sync = syncCommand(ctx.config);

@@ -79,8 +79,8 @@ export const service: Check = {
     if (drift.length) {
       return warn(`the installed job definitions differ from what install would write (edited by hand?)`, rewrite, install, { detail, evidence });
     }
-    const note = kind === 'process' ? '; process backend: they stop at a reboot, run install again after one' : '';
-    return ok(`sync job ${status.sync.detail}, server job ${status.server.detail} (${kind}${note})`, { evidence });
+    const note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
+    return ok(`sync job ${status.sync.detail}, server job ${status.server.detail} (${kind} backend${note})`, { evidence });
   },
 };
 

@@ -33,7 +33,7 @@ export const lastSync: Check = {
     const detail = `${rec.status} at ${rec.at}: ${rec.message}`;
     const evidence = [`${file}: status ${rec.status}, sha ${rec.sha}, target ${rec.targetSha || '(none)'}, good ${rec.goodSha || '(none)'}, failed ${rec.failedSha || '(none)'}, ${rec.durationMs} ms`];
     if (rec.status === 'error') {
-      return fail(`the last sync failed (${when})`, `Fix what it reports (below), then run ${sync}.`, sync, { detail, evidence });
+      return fail(`the last sync failed (${when})`, `Fix the cause it names (above), then run ${sync}.`, sync, { detail, evidence });
     }
     if (rec.status === 'rolled-back') {
       const force = syncCommand(ctx.config, true);

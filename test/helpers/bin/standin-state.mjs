@@ -1,6 +1,6 @@
 /**
  * Shared by the launchctl stand-in (./launchctl) and its per-job supervisor
- * (./launchd-job): where a "loaded" job's state lives, and small file helpers.
+ * (./standin-job): where a "loaded" job's state lives, and small file helpers.
  * Exports only, so uvu importing it as a suite does nothing.
  *
  * $LAUNCHCTL_STANDIN_DIR (default $HOME/.launchctl-standin):
