@@ -9,11 +9,9 @@ import semver from 'semver';
 import { OpsError, UserError } from './errors.js';
 import { getHome, tildify } from './paths.js';
 import { run } from './proc.js';
+import { hasEngines, type Engines } from './engines.js';
 
-export interface Engines {
-  node?: string;
-  npm?: string;
-}
+export { getEngines, hasEngines, type Engines } from './engines.js';
 
 export interface NodeInstall {
   bin: string;
@@ -32,26 +30,6 @@ export interface SearchEnv {
 }
 
 const SATISFY = { includePrerelease: false } as const;
-
-export function getEngines(packageJsonText: string | null): Engines {
-  if (!packageJsonText) return {};
-  try {
-    const engines = (JSON.parse(packageJsonText) as { engines?: unknown })?.engines;
-    if (!engines || typeof engines !== 'object') return {};
-    const out: Engines = {};
-    for (const key of ['node', 'npm'] as const) {
-      const value = (engines as Record<string, unknown>)[key];
-      if (typeof value === 'string' && value.trim()) out[key] = value.trim();
-    }
-    return out;
-  } catch {
-    return {};
-  }
-}
-
-export function hasEngines(e: Engines): boolean {
-  return Boolean(e.node || e.npm);
-}
 
 interface Place {
   source: string;

@@ -6,20 +6,12 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SiteConfig } from './config.js';
 import type { DepsStamp } from './deps.js';
-import type { Engines, NodeInstall } from './node-runtime.js';
-
-function getEnginesCheap(packageJsonText: string | null): Engines {
-  try {
-    const engines = packageJsonText ? (JSON.parse(packageJsonText) as { engines?: Engines }).engines : undefined;
-    return { node: typeof engines?.node === 'string' ? engines.node : undefined, npm: typeof engines?.npm === 'string' ? engines.npm : undefined };
-  } catch {
-    return {};
-  }
-}
+import type { NodeInstall } from './node-runtime.js';
+import { getEngines } from './engines.js';
 
 /** Everything the choice of Node depends on, as one comparable string. */
 export function getNodeKey(config: SiteConfig, packageJsonText: string | null, env = process.env): string {
-  return JSON.stringify({ engines: getEnginesCheap(packageJsonText), pin: config.node, envNode: env.LOCALHOST_OPS_NODE ?? null });
+  return JSON.stringify({ engines: getEngines(packageJsonText), pin: config.node, envNode: env.LOCALHOST_OPS_NODE ?? null });
 }
 
 export async function getNodeFor(config: SiteConfig, packageJsonText: string | null, stamp: DepsStamp | null): Promise<{ node: NodeInstall; key: string }> {
@@ -27,6 +19,6 @@ export async function getNodeFor(config: SiteConfig, packageJsonText: string | n
   if (stamp && stamp.nodeKey === key && existsSync(stamp.nodeBin)) {
     return { key, node: { bin: stamp.nodeBin, binDir: dirname(stamp.nodeBin), version: stamp.nodeVersion, npmVersion: stamp.npmVersion, source: 'stamp' } };
   }
-  const { resolveNode, getEngines } = await import('./node-runtime.js');
+  const { resolveNode } = await import('./node-runtime.js');
   return { key, node: await resolveNode(getEngines(packageJsonText), { pin: config.node }) };
 }

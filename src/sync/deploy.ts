@@ -9,7 +9,7 @@ import * as git from '../git.js';
 import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isDepsCurrent, installDeps, hasPackageJson } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { waitForHealthy } from '../health.js';
-import { buildJobSpecs, getJobPath, loadBackend } from '../service/jobs.js';
+import { buildJobSpecs, getJobPath, loadBackend, type JobSpec } from '../service/jobs.js';
 import { findOnPath } from '../fsutil.js';
 import { describeError } from '../errors.js';
 import type { NodeInstall } from '../node-runtime.js';
@@ -36,14 +36,14 @@ function readPackageJson(worktree: string): string | null {
   }
 }
 
-export function getServerSpec(site: Site, node: NodeInstall) {
-  const gitBin = findOnPath('git');
-  return buildJobSpecs(site, getJobPath(node.binDir, gitBin ? dirname(gitBin) : null))[1];
-}
-
-export function getJobSpecsFor(site: Site, node: NodeInstall) {
+/** The two job specs as install writes them, for the Node this commit runs under. */
+export function getJobSpecsFor(site: Site, node: NodeInstall): JobSpec[] {
   const gitBin = findOnPath('git');
   return buildJobSpecs(site, getJobPath(node.binDir, gitBin ? dirname(gitBin) : null));
+}
+
+function getServerSpec(site: Site, node: NodeInstall): JobSpec {
+  return getJobSpecsFor(site, node).find((spec) => spec.kind === 'server') as JobSpec;
 }
 
 /**
