@@ -107,6 +107,7 @@ render('parsePrint reads only state, pid and last exit code at the service level
   ].join('\n');
   assert.equal(parsePrint(text), { state: 'running', pid: 4242, lastExit: 78 });
   assert.equal(parsePrint('x = {\n\tstate = not running\n\tlast exit code = (never exited)\n}\n'), { state: 'not running', pid: null, lastExit: null });
+  assert.equal(parsePrint('x = {\n    state = running\n    pid = 7\n}\n'), { state: 'running', pid: 7, lastExit: null }, 'space-indented');
 });
 
 render.run();
@@ -304,6 +305,59 @@ loop('a pushed commit and sync are served after kickstart -k of the server', wit
   assert.match((await f.get('/')).body, 'site says: second commit on main');
   assert.equal(changingCalls(readCalls(f.home).slice(mark)), [`kickstart -k gui/${UID}/${LABEL.server}`]);
   assert.is.not(serverPid(), pid, 'a new server process');
+}));
+
+loop('the sync agent itself picks up a pushed commit and kickstarts the server', withTimeout(120_000, async () => {
+  const f = need();
+  const pid = serverPid();
+  await f.push({ 'content.txt': 'third commit, synced by the agent\n' });
+  const mark = readCalls(f.home).length;
+  const done = f.countSyncs();
+  // What StartInterval would do an hour from now: run the sync job, under its plist's env.
+  assert.is((await launchctl(f.home, ['kickstart', `gui/${UID}/${LABEL.sync}`])).code, 0);
+  await f.waitForSyncs(done + 1);
+  assert.is(f.record()?.status, 'updated', f.readLog('site', 'sync.log').slice(-2000));
+  assert.match((await f.get('/')).body, 'site says: third commit, synced by the agent');
+  assert.equal(changingCalls(readCalls(f.home).slice(mark)), [`kickstart gui/${UID}/${LABEL.sync}`, `kickstart -k gui/${UID}/${LABEL.server}`]);
+  assert.is.not(serverPid(), pid, 'a new server process');
+}));
+
+loop('a hand-edited server plist is rewritten and bootstrapped (not kickstarted) on the next restart', withTimeout(120_000, async () => {
+  const f = need();
+  const original = readFileSync(agentPath('server'), 'utf8');
+  writeFileSync(agentPath('server'), original.replace('<integer>10</integer>', '<integer>99</integer>'));
+  await f.push({ 'content.txt': 'fourth commit\n' });
+  const mark = readCalls(f.home).length;
+  const r = await f.cli(['sync'], env);
+  assert.is(r.code, 0, cliFailed(r));
+  assert.match((await f.get('/')).body, 'site says: fourth commit');
+  assert.is(readFileSync(agentPath('server'), 'utf8'), original, 'the plist is what install renders again');
+  assert.equal(changingCalls(readCalls(f.home).slice(mark)), [
+    `bootout gui/${UID}/${LABEL.server}`,
+    `enable gui/${UID}/${LABEL.server}`,
+    `bootstrap gui/${UID} ${agentPath('server')}`,
+  ]);
+}));
+
+loop('a server booted out by hand is bootstrapped again by the next sync', withTimeout(120_000, async () => {
+  const f = need();
+  assert.is((await launchctl(f.home, ['bootout', `gui/${UID}/${LABEL.server}`])).code, 0);
+  await waitFor(async () => (await f.get('/')).status === null, 30_000, 'the server to stop');
+  const mark = readCalls(f.home).length;
+  const r = await f.cli(['sync'], env);
+  assert.is(r.code, 0, cliFailed(r));
+  assert.match(r.stdout, /^updated:/, 'an unhealthy server is not a noop');
+  assert.match((await f.get('/')).body, 'site says: fourth commit');
+  assert.equal(changingCalls(readCalls(f.home).slice(mark)), [`enable gui/${UID}/${LABEL.server}`, `bootstrap gui/${UID} ${agentPath('server')}`]);
+}));
+
+loop('a server that dies is started again by KeepAlive', withTimeout(60_000, async () => {
+  const f = need();
+  const pid = serverPid();
+  assert.ok(pid !== null);
+  process.kill(-pid, 'SIGKILL');
+  await waitFor(() => serverPid() !== null && serverPid() !== pid, 30_000, 'launchd to start the server again');
+  await waitFor(async () => (await f.get('/')).status === 200, 30_000, 'the restarted server to answer');
 }));
 
 loop("sync rotates launchd's own logs by copy-then-truncate", withTimeout(60_000, async () => {

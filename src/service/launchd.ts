@@ -42,9 +42,13 @@ export interface AgentState {
  */
 export function parsePrint(text: string): AgentState {
   const top = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^\t([a-z][a-z ]*?) = (.*)$/.exec(line);
-    if (m && !top.has(m[1])) top.set(m[1], m[2].trim());
+  // One tab deep; should a macOS version indent with spaces, the first occurrence instead.
+  for (const re of [/^\t([a-z][a-z ]*?) = (.*)$/, /^\s+([a-z][a-z ]*?) = (.*)$/]) {
+    for (const line of text.split('\n')) {
+      const m = re.exec(line);
+      if (m && !top.has(m[1])) top.set(m[1], m[2].trim());
+    }
+    if (top.has('state')) break;
   }
   const int = (v: string | undefined) => (v !== undefined && /^-?\d+/.test(v) ? parseInt(v, 10) : null);
   // "last exit code = 78: EX_CONFIG" on recent macOS, "(never exited)" before the first exit.
@@ -128,20 +132,26 @@ let renderer: Promise<Renderer> | undefined;
 const getRenderer = () => (renderer ??= import('./launchd-plist.js'));
 
 /**
- * Writes the plist if its content changed (temp file, chmod 0644, rename), creates the
- * folders the agent needs (launchd fails a job whose log or working folder is missing
- * with exit 78), then (re)loads the agent when it changed or is not loaded.
+ * Makes one agent match its spec: creates the folders it needs (launchd fails a job whose
+ * log or working folder is missing with exit 78), and when the plist changed or the agent
+ * is not loaded, boots out the old one, writes the plist (temp file, chmod 0644, rename)
+ * and bootstraps it. Written only after a successful bootout, so a failed one is retried
+ * next time rather than leaving the old agent loaded beside a new file.
  */
 async function reconcile(spec: JobSpec): Promise<{ loaded: boolean; state: AgentState | null }> {
   const text = (await getRenderer()).renderAgentText(spec);
   const path = getAgentPath(spec.label);
-  const changed = writeFileIfChanged(path, text, 0o644);
+  const changed = readTextOrNull(path) !== text;
   ensureDir(spec.workingDirectory);
   ensureDir(dirname(spec.stdoutPath));
   ensureDir(dirname(spec.stderrPath));
   const state = await printAgent(spec.label);
-  if (state && !changed) return { loaded: false, state };
+  if (state && !changed) {
+    writeFileIfChanged(path, text, 0o644); // only puts the mode right
+    return { loaded: false, state };
+  }
   if (state) await bootout(spec.label);
+  writeFileIfChanged(path, text, 0o644);
   await bootstrap(spec.label, path);
   return { loaded: true, state: null };
 }
@@ -164,7 +174,7 @@ function describeState(kind: JobKind, state: AgentState | null, hasPlist: boolea
   if (!state) return hasPlist ? 'plist installed but not loaded' : 'not installed';
   const exit = state.lastExit !== null ? `, last exit code ${state.lastExit}` : '';
   if (state.state === 'running') return `running, pid ${state.pid ?? '?'}${exit}`;
-  return `${kind === 'sync' ? 'loaded, waiting for its next run' : `loaded, ${state.state ?? 'state unknown'}`}${exit}`;
+  return `loaded, ${kind === 'sync' ? 'waiting for its next run' : (state.state ?? 'state unknown')}${exit}`;
 }
 
 export const launchdBackend: ServiceBackend = {

@@ -150,6 +150,7 @@ export class Fixture {
       killQuietly(pid, 'SIGKILL');
     }
     rmSync(this.root, { recursive: true, force: true });
+    liveRoots.delete(this.root);
   }
 }
 
@@ -168,8 +169,24 @@ export function findProcessesUnder(dir: string): number[] {
   return pids;
 }
 
+/**
+ * A safety net for a test that timed out: its `finally` may still be pending when uvu
+ * ends the process, so at exit every process left under a fixture is killed, by pid.
+ */
+const liveRoots = new Set<string>();
+process.on('exit', () => {
+  for (const root of liveRoots) {
+    for (const pid of findProcessesUnder(root)) {
+      killQuietly(-pid, 'SIGKILL');
+      killQuietly(pid, 'SIGKILL');
+    }
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 export async function createFixture(content = 'hello from main'): Promise<Fixture> {
   const root = mkdtempSync(join(tmpdir(), 'lops-'));
+  liveRoots.add(root);
   const fx = new Fixture(root);
   mkdirSync(fx.home, { recursive: true });
   fx.port = await getFreePort();

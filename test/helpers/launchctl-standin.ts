@@ -18,9 +18,13 @@ export interface Call {
   stderr?: string;
 }
 
-/** What the CLI needs to find the stand-in: PATH with its folder first. */
+/**
+ * What the CLI needs to find the stand-in: PATH with its folder first. And this test
+ * process as the owner of what it loads: should the run be killed before its cleanup,
+ * the stand-in's supervisors stop their jobs and end on their own.
+ */
 export function standinEnv(): NodeJS.ProcessEnv {
-  return { PATH: `${STANDIN_BIN}:${process.env.PATH ?? ''}` };
+  return { PATH: `${STANDIN_BIN}:${process.env.PATH ?? ''}`, LAUNCHCTL_STANDIN_OWNER: String(process.pid) };
 }
 
 export function standinDir(home: string): string {
