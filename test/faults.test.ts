@@ -277,6 +277,29 @@ test('kill -9 mid-reset (and its leftovers): the next sync recovers', withTimeou
   }
 }));
 
+for (const [step, pattern] of [
+  ['fetch', /\] lock: acquired/],
+  ['dependencies', /\] align: reset --hard/],
+  ['health gate', /\] restart: server job restarted/],
+] as const) {
+  test(`kill -9 during the ${step}: the next sync ends on a served, aligned mirror`, withTimeout(T, async () => {
+    const { fx } = await installed(`kill at ${step}`);
+    try {
+      const sha = await fx.push({ 'content.txt': `survived the ${step}\n` });
+      await killSyncWhen(fx, pattern);
+      const r = await syncJson(fx);
+      assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
+      assert.is(r.out.sha, sha);
+      assert.is(r.out.goodSha, sha);
+      assert.is((await fx.get()).body, `site says: survived the ${step}\n`);
+      assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+      assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), sha);
+    } finally {
+      await fx.cleanup();
+    }
+  }));
+}
+
 test('an error message full of shell metacharacters is stored safely', withTimeout(T, async () => {
   const { fx, good } = await installed('quoting');
   try {
