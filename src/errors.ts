@@ -29,8 +29,14 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/** The message and, for our own errors, the fix after it. */
+export function describeWithFix(err: unknown): string {
+  if ((err instanceof UserError || err instanceof OpsError) && err.fix) return `${err.message} ${err.fix}`;
+  return describeError(err);
+}
+
 /** Exactly one line: the message (and fix) joined, with newlines folded. */
-export function oneLine(text: string, max = 500): string {
+export function oneLine(text: string, max = 800): string {
   const line = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }

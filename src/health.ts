@@ -12,6 +12,8 @@ export interface HealthResult {
   status: number | null;
   reason: string;
   listener: Listener | null;
+  /** The port is held by a process that does not run from the mirror. */
+  foreign: boolean;
 }
 
 export function describeListener(l: Listener): string {
@@ -23,16 +25,16 @@ export function judgeHealth(status: number | null, probeError: string | null, li
   const ours = listeners.find((l) => l.cwd !== null && isInside(l.cwd, worktree)) ?? null;
   if (listeners.length > 0 && !ours) {
     const foreign = listeners[0];
-    return { healthy: false, status, listener: foreign, reason: `${url} is served by ${describeListener(foreign)}, not by the mirror's server` };
+    return { healthy: false, status, listener: foreign, foreign: true, reason: `${url} is served by ${describeListener(foreign)}, not by the mirror's server` };
   }
   if (!isHealthyStatus(status)) {
-    return { healthy: false, status, listener: ours, reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}` };
+    return { healthy: false, status, listener: ours, foreign: false, reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}` };
   }
   if (!ours) {
     // Answered, yet no listener we can see: another user's process, or /proc hidden.
-    return { healthy: false, status, listener: null, reason: `${url} answered, but no process from the mirror listens on port` };
+    return { healthy: false, status, listener: null, foreign: false, reason: `${url} answered, but no process from the mirror listens on its port` };
   }
-  return { healthy: true, status, listener: ours, reason: `${url} answered ${status}` };
+  return { healthy: true, status, listener: ours, foreign: false, reason: `${url} answered ${status}` };
 }
 
 export async function checkHealth(config: SiteConfig, worktree: string, timeoutMs = 5000): Promise<HealthResult> {
@@ -54,7 +56,7 @@ export async function waitForHealthy(
   timeoutMs = config.healthTimeout * 1000,
 ): Promise<HealthResult> {
   const deadline = Date.now() + timeoutMs;
-  let last: HealthResult = { healthy: false, status: null, listener: null, reason: 'not probed yet' };
+  let last: HealthResult = { healthy: false, status: null, listener: null, foreign: false, reason: 'not probed yet' };
   for (;;) {
     const left = deadline - Date.now();
     last = await checkHealth(config, worktree, Math.max(200, Math.min(5000, left)));

@@ -69,7 +69,8 @@ export function describeSearch(search: SearchEnv): string[] {
   if (pinned) out.push(`LOCALHOST_OPS_NODE (${tildify(pinned, search.home)})`);
   for (const place of getPlaces(search)) out.push(tildify(place.pattern, search.home));
   const dirs = getPathDirs(search.env);
-  out.push(dirs.length ? `PATH (${dirs.map((d) => tildify(d, search.home)).join(':')})` : 'PATH (empty)');
+  // The folders themselves are the user's own PATH; their count keeps the message one short line.
+  out.push(dirs.length ? `PATH (${dirs.length} folder${dirs.length === 1 ? '' : 's'})` : 'PATH (empty)');
   return out;
 }
 

@@ -3,9 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFixture, withTimeout, waitFor, type Fixture, type CliResult } from './helpers/fixture.js';
-import { spawnDetached } from '../src/proc.js';
-import { getListeners } from '../src/procinfo.js';
+import { createFixture, withTimeout, type Fixture, type CliResult } from './helpers/fixture.js';
 
 const T = 120_000;
 
@@ -22,16 +20,6 @@ function assertRefused(r: CliResult, pattern: RegExp, what: string): void {
 function assertNothingCreated(fx: Fixture, what: string): void {
   const entries = existsSync(fx.opsHome) ? readdirSync(fx.opsHome) : [];
   assert.equal(entries, [], `${what}: nothing was created under the tool home`);
-}
-
-/** A foreign web server on the port, running from a folder that is not the mirror. */
-async function startForeignServer(fx: Fixture): Promise<number> {
-  const dir = join(fx.root, 'elsewhere');
-  mkdirSync(dir, { recursive: true });
-  const script = `require('http').createServer((q, s) => s.end('foreign')).listen(${fx.port}, '127.0.0.1')`;
-  const pid = spawnDetached(process.execPath, ['-e', script], { cwd: dir, env: process.env, logFile: join(dir, 'out.log') });
-  await waitFor(async () => (await getListeners(fx.port)).some((l) => l.pid === pid), 10_000, 'the foreign server');
-  return pid;
 }
 
 test('install refuses bad input with exit 2 and leaves nothing behind', withTimeout(T, async () => {
@@ -69,7 +57,7 @@ test('install refuses bad input with exit 2 and leaves nothing behind', withTime
 test('install refuses a port held by another program, naming it', withTimeout(T, async () => {
   const fx = await createFixture();
   try {
-    const pid = await startForeignServer(fx);
+    const { pid } = await fx.startStrayServer();
     const r = await fx.cli(fx.installArgs());
     assertRefused(r, new RegExp(`Port ${fx.port} is held by another program: pid ${pid}`), 'port held');
     assertNothingCreated(fx, 'port held');

@@ -25,9 +25,6 @@ async function syncJson(fx: Fixture, ...flags: string[]): Promise<{ code: number
   return { code: r.code, out: JSON.parse(r.stdout) };
 }
 
-function serverPid(fx: Fixture): number {
-  return Number(readFileSync(join(fx.siteDir(), 'run', 'server.pid'), 'utf8'));
-}
 
 /** A broken main is rolled back, held (not retried, not restarted), then a fix is served. */
 async function assertBrokenMainHeld(fx: Fixture, good: string, body: string, bad: string): Promise<void> {
@@ -46,13 +43,13 @@ async function assertBrokenMainHeld(fx: Fixture, good: string, body: string, bad
   assert.is(rec?.failedSha, bad);
 
   // The same broken main again: held on the last good commit, and nothing restarts.
-  const pid = serverPid(fx);
+  const pid = fx.serverPid();
   const again = await syncJson(fx);
   assert.is(again.code, 1);
   assert.is(again.out.status, 'rolled-back');
   assert.is(again.out.sha, good);
   assert.match(again.out.message, /failed before/);
-  assert.is(serverPid(fx), pid, 'a known-bad main does not restart the server');
+  assert.is(fx.serverPid(), pid, 'a known-bad main does not restart the server');
 
   const fixed = await fx.push({ CRASH: null, STATUS: null, 'content.txt': 'fixed\n' }, 'fix main');
   const last = await syncJson(fx);
@@ -128,10 +125,58 @@ test('a first install on a broken main is an error, keeps the jobs, and tries th
   }
 }));
 
+test('a main whose engines no installed Node satisfies is an error before the mirror is touched', withTimeout(T, async () => {
+  const { fx, good } = await installed('engines');
+  try {
+    const pid = fx.serverPid();
+    const bad = await fx.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) }, 'require Node 99');
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error');
+    assert.is(r.out.targetSha, bad);
+    assert.is(r.out.sha, good);
+    assert.is(r.out.failedSha, '', 'not a broken commit: this machine lacks a Node');
+    assert.match(r.out.message, />=99/);
+    assert.match(r.out.message, /brew install node@99|nvm install 99/);
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good, 'the mirror was not touched');
+    assert.is(fx.serverPid(), pid, 'nothing restarted');
+    assert.is((await fx.get()).body, 'site says: engines\n');
+    const fixed = await fx.push({ 'package.json': packageJson({ engines: { node: '>=18' } }), 'content.txt': 'any node\n' });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, fixed);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a stray server on the port is not blamed on main: nothing is marked failed', withTimeout(T, async () => {
+  const { fx, good } = await installed('stray');
+  try {
+    await fx.killServer();
+    const stray = await fx.startStrayServer();
+    const sha = await fx.push({ 'content.txt': 'after the stray\n' });
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error', r.out.message);
+    assert.is(r.out.failedSha, '');
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, new RegExp(`served by pid ${stray.pid}`));
+    assert.match(r.out.message, /Stop that program/);
+    await stray.stop();
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, sha);
+    assert.is((await fx.get()).body, 'site says: after the stray\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
 test('an unreachable forge is an error; mirror and server are untouched; then it recovers', withTimeout(T, async () => {
   const { fx, good } = await installed('offline');
   try {
-    const pid = serverPid(fx);
+    const pid = fx.serverPid();
     renameSync(fx.forge, `${fx.forge}.away`);
     const r = await syncJson(fx);
     assert.is(r.code, 1);
@@ -141,7 +186,7 @@ test('an unreachable forge is an error; mirror and server are untouched; then it
     assert.is(r.out.goodSha, good);
     assert.match(r.out.message, /Could not fetch origin\/main/);
     assert.is(fx.record()?.status, 'error');
-    assert.is(serverPid(fx), pid, 'the server was not restarted');
+    assert.is(fx.serverPid(), pid, 'the server was not restarted');
     assert.is((await fx.get()).body, 'site says: offline\n');
     renameSync(`${fx.forge}.away`, fx.forge);
     const sha = await fx.push({ 'content.txt': 'back online\n' });

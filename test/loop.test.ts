@@ -16,9 +16,6 @@ async function installed(fx: Fixture): Promise<void> {
   await fx.waitForSyncs(2);
 }
 
-function serverPid(fx: Fixture): number {
-  return Number(readFileSync(join(fx.siteDir(), 'run', 'server.pid'), 'utf8'));
-}
 
 /** Everything about the canonical repo a user could notice. */
 async function snapshot(repo: string): Promise<string> {
@@ -165,13 +162,14 @@ test('re-running install with the same flags changes and restarts nothing', with
   const fx = await createFixture('steady');
   try {
     await installed(fx);
-    const pid = serverPid(fx);
+    const pid = fx.serverPid();
     const configTime = statSync(join(fx.siteDir(), 'config.json')).mtimeMs;
     const r = await fx.cli(fx.installArgs());
     assert.is(r.code, 0, r.stderr);
-    assert.match(r.stdout, /server \(unchanged\)/);
+    assert.match(r.stdout, /sync every 3600 s: unchanged/);
+    assert.match(r.stdout, /Verdict: ok/);
     assert.match(r.stdout, /config\.json \(unchanged\)/);
-    assert.is(serverPid(fx), pid, 'the server was not restarted');
+    assert.is(fx.serverPid(), pid, 'the server was not restarted');
     assert.is(statSync(join(fx.siteDir(), 'config.json')).mtimeMs, configTime);
     assert.is(fx.record()?.status, 'noop');
   } finally {
@@ -198,7 +196,7 @@ test('uninstall frees the port; --purge removes the mirror, its branch and the f
   const fx = await createFixture('bye');
   try {
     await installed(fx);
-    const pids = [serverPid(fx), Number(readFileSync(join(fx.siteDir(), 'run', 'sync.pid'), 'utf8'))];
+    const pids = [fx.serverPid(), Number(readFileSync(join(fx.siteDir(), 'run', 'sync.pid'), 'utf8'))];
     const r = await fx.cli(['uninstall']);
     assert.is(r.code, 0, r.stderr);
     assert.not.ok(await fx.isUp(), 'nothing answers on the port');

@@ -13,9 +13,10 @@ import { readDepsStamp } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { describeError } from '../errors.js';
 import { readTextOrNull } from '../fsutil.js';
-import type { NodeInstall } from '../node-runtime.js';
-import type { JobSpec, ServiceStatus } from '../service/jobs.js';
-import { readInstalledSpecs, type InstalledSpecs } from './installed.js';
+import { getSelfNode, type NodeInstall } from '../node-runtime.js';
+import { loadBackend, type JobSpec, type ServiceStatus } from '../service/jobs.js';
+import { getJobSpecsFor } from '../sync/deploy.js';
+import { readInstalledJobs, type InstalledJobs } from './installed.js';
 
 export interface DoctorOptions {
   /** false: no ls-remote; `aligned` is skipped. */
@@ -65,7 +66,7 @@ export interface ServiceFacts {
   status: ServiceStatus;
   /** What install would write now. */
   specs: JobSpec[];
-  installed: InstalledSpecs;
+  installed: InstalledJobs;
   /** Why the definitions could not be rendered for comparison, if they could not. */
   specsNote: string | null;
 }
@@ -109,36 +110,29 @@ export class DoctorContext {
   readonly listeners = lazy((): Promise<Listener[]> => getListeners(this.config.port));
 
   readonly servedPackage = lazy(async (): Promise<ServedPackage> => {
-    if (this.mirrorPresent()) {
-      const { head } = await this.mirrorHead();
-      return { sha: head, text: readTextOrNull(join(this.paths.worktree, 'package.json')) };
-    }
-    const sha = this.record()?.sha || null;
-    return { sha, text: sha ? await git.showFile(this.config.repo, sha, 'package.json') : null };
+    const sha = (await this.mirrorHead()).head ?? (this.record()?.sha || null);
+    // The mirror's own file while it exists, even when the canonical repo has gone missing.
+    const text = readTextOrNull(join(this.paths.worktree, 'package.json'));
+    if (text !== null || !sha) return { sha, text };
+    return { sha, text: await git.showFile(this.config.repo, sha, 'package.json') };
   });
 
   /** The Node the served commit runs under: the deps stamp's when still valid, else a search. */
   readonly servedNode = lazy(() =>
     settle(async (): Promise<NodeInstall> => {
       const { text } = await this.servedPackage();
-      const stamp = this.mirrorPresent() ? readDepsStamp(this.paths.worktree) : null;
+      const stamp = readDepsStamp(this.paths.worktree);
       return (await getNodeFor(this.config, text, stamp)).node;
     }),
   );
 
   readonly service = lazy(() =>
     settle(async (): Promise<ServiceFacts> => {
-      // Imported here: sync/deploy.js pulls in the health gate and the backends.
-      const [{ loadBackend }, { getJobSpecsFor }, { getSelfNode }] = await Promise.all([
-        import('../service/jobs.js'),
-        import('../sync/deploy.js'),
-        import('../node-runtime.js'),
-      ]);
       const node = await this.servedNode();
       const specs = getJobSpecsFor(this.site, node.ok ? node.value : getSelfNode());
       const specsNote = node.ok ? null : `compared with the Node running doctor, as no Node fits the served commit (${describeError(node.error)})`;
       const backend = await loadBackend(this.config.service);
-      const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledSpecs(this.site)]);
+      const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledJobs(this.site)]);
       return { status, specs, installed, specsNote };
     }),
   );

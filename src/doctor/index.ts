@@ -12,7 +12,7 @@ import { isColorEnabled } from '../ui.js';
 import { CHECKS } from './checks/index.js';
 import { DoctorContext, type DoctorOptions } from './context.js';
 import { runChecks } from './run-checks.js';
-import { plainStyle, renderJson, renderText, type Style } from './render.js';
+import { plainStyle, renderJson, renderSummary, renderText, type Style } from './render.js';
 import { getExitCode, getVerdict, type Report } from './types.js';
 
 export async function diagnose(site: Site, options: DoctorOptions): Promise<Report> {
@@ -33,6 +33,12 @@ async function getStyle(): Promise<Style> {
   const { default: kleur } = await import('kleur');
   kleur.enabled = true;
   return { ok: kleur.green, warn: kleur.yellow, fail: kleur.red, skip: kleur.gray, bold: kleur.bold };
+}
+
+/** What install prints at its end: the doctor verdict without the network check. */
+export async function getInstallVerdict(site: Site): Promise<{ text: string; exitCode: number }> {
+  const report = await diagnose(site, { network: false });
+  return { text: renderSummary(report, { style: await getStyle(), verbose: false }), exitCode: getExitCode(report.verdict) };
 }
 
 export async function doctorCommand(argv: { name?: string; json?: boolean; network?: boolean; verbose?: boolean }): Promise<number> {

@@ -1,105 +1,79 @@
 /**
- * The job definitions as installed on disk, read back into JobSpec shape. The backend's
- * status says whether they are current; this says *what* differs, so the report can name
- * a hand edit or a Node path that no longer exists rather than just "differs".
+ * The job definitions as installed on disk, read back. The backend's status says whether
+ * they are current; this says *what* differs (a hand-edited plist key, a Node path that
+ * moved), so the report can name it rather than just say "differs".
  */
-import { join } from 'node:path';
 import type { Site } from '../config.js';
 import { readTextOrNull } from '../fsutil.js';
-import { getHome } from '../paths.js';
 import { getLabel, type JobKind, type JobSpec } from '../service/jobs.js';
+import { getAgentPath } from '../service/launchd.js';
+
+type Data = Record<string, unknown>;
 
 export interface InstalledJob {
   kind: JobKind;
   /** The definition file: a plist, or the process backend's spec.json. */
   path: string;
   exists: boolean;
-  /** Null when the file is missing or cannot be read back. */
-  spec: Partial<JobSpec> | null;
+  /** The parsed definition; null when missing or unreadable. */
+  data: Data | null;
+  /** What the job executes: [node, tool entry, command, …]. */
+  programArguments: string[] | null;
 }
 
-export type InstalledSpecs = Record<JobKind, InstalledJob>;
+export type InstalledJobs = Record<JobKind, InstalledJob>;
+
+function isLaunchd(site: Site): boolean {
+  return site.config.service === 'launchd';
+}
 
 export function getDefinitionPath(site: Site, kind: JobKind): string {
-  if (site.config.service === 'launchd') return join(getHome(), 'Library', 'LaunchAgents', `${getLabel(site.name, kind)}.plist`);
-  return join(site.paths.runDir, `${kind}.spec.json`);
+  return isLaunchd(site) ? getAgentPath(getLabel(site.name, kind)) : `${site.paths.runDir}/${kind}.spec.json`;
 }
 
-async function fromPlist(text: string): Promise<Partial<JobSpec> | null> {
-  const { parse } = await import('plist');
-  let data: Record<string, unknown>;
+async function parse(site: Site, text: string): Promise<Data | null> {
   try {
-    data = parse(text) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  if (!data || typeof data !== 'object') return null;
-  return {
-    label: data.Label as string | undefined,
-    programArguments: data.ProgramArguments as string[] | undefined,
-    workingDirectory: data.WorkingDirectory as string | undefined,
-    environment: data.EnvironmentVariables as Record<string, string> | undefined,
-    stdoutPath: data.StandardOutPath as string | undefined,
-    stderrPath: data.StandardErrorPath as string | undefined,
-    interval: data.StartInterval as number | undefined,
-  };
-}
-
-function fromJson(text: string): Partial<JobSpec> | null {
-  try {
-    const data = JSON.parse(text) as Partial<JobSpec>;
-    return data && typeof data === 'object' ? data : null;
+    const data: unknown = isLaunchd(site) ? (await import('plist')).parse(text) : JSON.parse(text);
+    return data && typeof data === 'object' && !Array.isArray(data) ? (data as Data) : null;
   } catch {
     return null;
   }
 }
 
-export async function readInstalledSpecs(site: Site): Promise<InstalledSpecs> {
+export async function readInstalledJobs(site: Site): Promise<InstalledJobs> {
   const one = async (kind: JobKind): Promise<InstalledJob> => {
     const path = getDefinitionPath(site, kind);
     const text = readTextOrNull(path);
-    const spec = text === null ? null : site.config.service === 'launchd' ? await fromPlist(text) : fromJson(text);
-    return { kind, path, exists: text !== null, spec };
+    const data = text === null ? null : await parse(site, text);
+    const args = data?.[isLaunchd(site) ? 'ProgramArguments' : 'programArguments'];
+    const programArguments = Array.isArray(args) && args.every((a) => typeof a === 'string') ? (args as string[]) : null;
+    return { kind, path, exists: text !== null, data, programArguments };
   };
   const [sync, server] = await Promise.all([one('sync'), one('server')]);
   return { sync, server };
 }
 
-const FIELDS: [keyof JobSpec, string][] = [
-  ['label', 'label'],
-  ['programArguments', 'program'],
-  ['workingDirectory', 'working folder'],
-  ['environment', 'environment'],
-  ['stdoutPath', 'stdout log'],
-  ['stderrPath', 'stderr log'],
-  ['interval', 'interval'],
-];
-
-function show(value: unknown): string {
-  if (value === undefined) return '(none)';
-  if (Array.isArray(value)) return value.join(' ');
-  if (value && typeof value === 'object') {
-    return Object.entries(value as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(' ');
-  }
-  return String(value);
+/** What install would write for this job, in the same shape as readInstalledJobs reads. */
+export async function getWantedDefinition(site: Site, spec: JobSpec): Promise<Data | null> {
+  if (!isLaunchd(site)) return { ...spec };
+  const { renderAgentText } = await import('../service/launchd-plist.js');
+  return parse(site, renderAgentText(spec));
 }
 
-/** Pure: one line per field that differs, "installed → wanted". */
-export function diffSpecs(installed: Partial<JobSpec>, wanted: JobSpec): string[] {
-  const lines: string[] = [];
-  for (const [key, name] of FIELDS) {
-    const a = installed[key];
-    const b = wanted[key];
-    if (JSON.stringify(a) === JSON.stringify(b)) continue;
-    if (key === 'environment' && a && b && typeof a === 'object' && typeof b === 'object') {
-      const ea = a as Record<string, string>;
-      const eb = b as Record<string, string>;
-      for (const k of [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort()) {
-        if (ea[k] !== eb[k]) lines.push(`${name} ${k}: ${ea[k] ?? '(none)'} → ${eb[k] ?? '(none)'}`);
-      }
-      continue;
-    }
-    lines.push(`${name}: ${show(a)} → ${show(b)}`);
+function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
+  if (value && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Date)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    return;
   }
-  return lines;
+  out.set(prefix, Array.isArray(value) ? value.join(' ') : String(value));
+}
+
+/** Pure: one line per key that differs, "key: installed → wanted". */
+export function diffDefinitions(installed: Data, wanted: Data): string[] {
+  const a = new Map<string, string>();
+  const b = new Map<string, string>();
+  flatten(installed, '', a);
+  flatten(wanted, '', b);
+  const keys = [...new Set([...a.keys(), ...b.keys()])];
+  return keys.filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? '(none)'} → ${b.get(k) ?? '(none)'}`);
 }

@@ -1,7 +1,7 @@
 /**
  * The report as text or JSON. Pure: colour comes in as a Style (identity when off), and
- * $HOME is shown as ~ here, once, whatever a check wrote. The layout is the same with
- * or without colour.
+ * $HOME is shown as ~ here, once, for whatever the checks wrote (they write plain
+ * absolute paths). The layout is the same with or without colour.
  */
 import { tildify } from '../paths.js';
 import type { CheckReport, Report, Status } from './types.js';
@@ -60,15 +60,26 @@ function renderCheck(c: CheckReport, opts: TextOptions): string[] {
   return lines;
 }
 
+function renderVerdict(report: Report, style: Style): string[] {
+  const paint = report.verdict === 'ok' ? style.ok : report.verdict === 'warnings' ? style.warn : style.fail;
+  return [`${paint('Verdict:')} ${countLine(report)}`, `${style.bold('Next:')} ${getNextStep(report)}`];
+}
+
 export function renderText(report: Report, opts: TextOptions): string {
-  const home = opts.home;
   const lines = [opts.style.bold(`localhost-ops doctor: ${report.heading}`)];
   if (opts.note) lines.push(opts.note);
   lines.push('');
   for (const c of report.checks) lines.push(...renderCheck(c, opts));
-  const paint = report.verdict === 'ok' ? opts.style.ok : report.verdict === 'warnings' ? opts.style.warn : opts.style.fail;
-  lines.push('', `${paint('Verdict:')} ${countLine(report)}`, `${opts.style.bold('Next:')} ${getNextStep(report)}`);
-  return tildify(lines.join('\n'), home) + '\n';
+  lines.push('', ...renderVerdict(report, opts.style));
+  return tildify(lines.join('\n'), opts.home) + '\n';
+}
+
+/** The short form install ends with: only the checks that found something, then the verdict. */
+export function renderSummary(report: Report, opts: TextOptions): string {
+  const lines: string[] = [];
+  for (const c of report.checks) if (c.status === 'warn' || c.status === 'fail') lines.push(...renderCheck(c, opts));
+  lines.push(...renderVerdict(report, opts.style));
+  return tildify(lines.join('\n'), opts.home) + '\n';
 }
 
 /** Exactly the documented shape: evidence and commands stay out of it. */

@@ -47,6 +47,7 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
     const lock = await acquireLock(paths.lock);
     let rec;
     let touched: string[];
+    let verdict: { text: string; exitCode: number };
     try {
       progress.update('preparing the mirror (first sync)');
       rec = await performSync(site, { force: false, lock, progress: (m) => progress.update(m) });
@@ -55,12 +56,16 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       const { node } = await getNodeFor(config, pkg, readDepsStamp(paths.worktree));
       const backend = await loadBackend(config.service);
       touched = await backend.apply(site, getJobSpecsFor(site, node));
+      // Still under the lock, so the sync job's first run cannot change what doctor reads.
+      progress.update('checking the result');
+      verdict = await (await import('../doctor/index.js')).getInstallVerdict(site);
     } finally {
       lock.release();
     }
     progress.stop();
     printSummary(site, rec.status, rec.sha, rec.message, touched, changed);
-    return getSyncExitCode(rec);
+    process.stdout.write(verdict.text);
+    return Math.max(getSyncExitCode(rec), verdict.exitCode);
   } finally {
     progress.stop();
   }
@@ -74,10 +79,11 @@ function printSummary(site: Site, status: string, sha: string, message: string, 
     ok ? `Serving ${config.branch} ${short(sha)} at ${url}` : `The mirror is installed but not serving ${config.branch}: ${message}`,
     `  site     ${config.name}`,
     `  mirror   ${tildify(paths.worktree)}`,
-    `  jobs     ${config.service} backend: sync every ${config.interval} s, server (${touched.length ? `started ${touched.join(', ')}` : 'unchanged'})`,
+    `  jobs     ${config.service} backend, sync every ${config.interval} s: ${touched.length ? `(re)started ${touched.join(' and ')}` : 'unchanged'}`,
     `  config   ${tildify(paths.config)} (${configChanged ? 'written' : 'unchanged'})`,
     `  state    ${tildify(paths.lastSync)}: ${status}`,
-    ok ? `Check it any time: localhost-ops doctor --name ${config.name}` : `Next: localhost-ops doctor --name ${config.name}`,
+    `  doctor   localhost-ops doctor --name ${config.name}`,
+    '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -26,6 +26,8 @@ export interface DeployResult {
   ok: boolean;
   depsInstalled: boolean;
   reason: string;
+  /** 'environment': a foreign program held the port, so the commit itself is not to blame. */
+  blame: 'commit' | 'environment' | null;
 }
 
 function readPackageJson(worktree: string): string | null {
@@ -94,10 +96,11 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     stage = 'health';
     const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));
     log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
-    return { ok: health.healthy, depsInstalled, reason: health.healthy ? health.reason : `health gate: ${health.reason}` };
+    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null };
+    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit' };
   } catch (err) {
     const reason = `${stage}: ${describeError(err)}`;
     log(stage, `failed: ${describeError(err)}`);
-    return { ok: false, depsInstalled, reason };
+    return { ok: false, depsInstalled, reason, blame: 'commit' };
   }
 }

@@ -9,7 +9,7 @@ import * as git from '../git.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { appendLogLine, rotateIfLarge } from '../log.js';
 import { ensureDir } from '../fsutil.js';
-import { describeError, oneLine } from '../errors.js';
+import { describeError, describeWithFix, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, type SyncRecord } from '../state.js';
 import { getLockHashOf, readLockfile, readDepsStamp, isDepsCurrent } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
@@ -76,6 +76,14 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
     rec.message = oneLine(rec.message);
     writeSyncRecord(paths.lastSync, rec);
     log('done', `${rec.status} sha=${short(rec.sha)} target=${short(rec.targetSha)} deps=${rec.deps} ${rec.durationMs} ms: ${rec.message}`);
+    if (rec.status !== prev?.status) {
+      // Only when the status changed, so a no-op sync never loads the doctor module.
+      try {
+        await (await import('../doctor/index.js')).writeDiagnosis(site);
+      } catch (err) {
+        log('diagnosis', `failed: ${describeError(err)}`);
+      }
+    }
     if (!opts.lock) lock.release();
   }
   return rec;
@@ -136,7 +144,7 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   try {
     node = (await getNodeFor(config, pkg, stamp)).node;
   } catch (err) {
-    rec.message = `main ${short(target)} cannot run here: ${describeError(err)} Still serving ${short(rec.sha)}.`;
+    rec.message = `main ${short(target)} cannot run here: ${describeWithFix(err)} Still serving ${short(rec.sha)}.`;
     log('preflight', `failed: ${describeError(err)}`);
     return;
   }
@@ -157,6 +165,13 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
   if (result.ok) {
     succeed(rec, target, 'updated', `Serving main ${short(target)} (${plan.reason}).`);
+    return;
+  }
+  if (result.blame === 'environment') {
+    // Another program holds the port: not this commit's fault, and a rollback would meet
+    // the same program. Nothing is marked failed; the next sync tries again.
+    rec.sha = target;
+    rec.message = `Could not serve main ${short(target)}: ${result.reason}. Stop that program, then run localhost-ops sync.`;
     return;
   }
   rec.failedSha = target;

@@ -6,7 +6,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readlinkSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
-import { run, stopGroup, killQuietly, isAlive } from '../../src/proc.js';
+import { run, stopGroup, killQuietly, isAlive, spawnDetached } from '../../src/proc.js';
 import { getFreePort } from '../../src/procinfo.js';
 import { probeHttp } from '../../src/http-probe.js';
 import { parseSyncRecord, type SyncRecord } from '../../src/state.js';
@@ -131,6 +131,35 @@ export class Fixture {
     } catch {
       return '';
     }
+  }
+
+  /** The process backend's server job (the `run` process, leader of its group). */
+  serverPid(name = 'site'): number {
+    return Number(readFileSync(join(this.siteDir(name), 'run', 'server.pid'), 'utf8'));
+  }
+
+  /** kill -9 of the server job's whole group: run, npm, sh and the dev server. */
+  async killServer(): Promise<void> {
+    const pid = this.serverPid();
+    killQuietly(-pid, 'SIGKILL');
+    await waitFor(async () => !isAlive(pid) && !(await this.isUp()), 10_000, 'the server to be gone');
+  }
+
+  /** A dev server started by hand in another folder (inside the fixture, so cleanup ends it). */
+  async startStrayServer(): Promise<{ pid: number; dir: string; stop: () => Promise<void> }> {
+    const dir = join(this.root, 'elsewhere');
+    mkdirSync(dir, { recursive: true });
+    const script = `require('node:http').createServer((q, s) => s.end('stale content\\n')).listen(${this.port}, '127.0.0.1')`;
+    const pid = spawnDetached(process.execPath, ['-e', script], { cwd: dir, env: this.env, logFile: join(this.root, 'stray.log') });
+    await waitFor(() => this.isUp(), 10_000, 'the stray server to answer');
+    return {
+      pid,
+      dir,
+      stop: async () => {
+        await stopGroup(pid, 2000);
+        await waitFor(async () => !(await this.isUp()), 10_000, 'the stray server to be gone');
+      },
+    };
   }
 
   /** How many syncs have finished (one `done:` line each in sync.log). */

@@ -4,12 +4,13 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { tildify } from '../../paths.js';
 import { ok, warn, type Check } from '../types.js';
 
 const TAIL_BYTES = 64 * 1024;
 const MAX_LINES = 5;
 const MAX_CHARS = 240;
+/** Lines quoted from before a failed server's exit. */
+const LAST_WORDS = 2;
 
 /** The last `bytes` of a file as lines, without reading a 5 MB log whole. */
 export function readTailLines(path: string, bytes = TAIL_BYTES): string[] | null {
@@ -54,15 +55,43 @@ const SYNC_OK = /\] done: (updated|noop) /;
 // Not the `done:` lines: they repeat last-sync.env, which the last-sync check reports.
 const SYNC_ERROR = /\] [\w-]+: failed: |\] error: |npm (ERR!|error) /;
 const SERVER_START = /\[localhost-ops\] starting /;
-const SERVER_ERROR = /\b(error|exception|fatal|panic|EADDRINUSE|EACCES|EPERM)\b|ERR!|\[localhost-ops\] server exited with [1-9]/i;
+const SERVER_ERROR = /\b(error|exception|fatal|panic|EADDRINUSE|EACCES|EPERM)\b|ERR!/i;
 /** What the service manager captured: the tool failing before it could write its own log. */
 const CAPTURE_ERROR = /^localhost-ops: |Error\b|Operation not permitted/;
 
+/**
+ * The current server's output, and that of every server started after the last good
+ * sync: a main that crashed at start and was rolled back left its reason there.
+ */
+function serverSince(lines: string[], lastGoodAt: string | null): string[] {
+  const starts = lines.flatMap((l, i) => (SERVER_START.test(l) ? [i] : []));
+  if (starts.length === 0) return lines;
+  const later = lastGoodAt === null ? undefined : starts.find((i) => lines[i].slice(0, 19) > lastGoodAt);
+  return lines.slice(Math.min(later ?? Infinity, starts[starts.length - 1])).filter((l) => !SERVER_START.test(l));
+}
+
+const SERVER_EXIT = /\[localhost-ops\] server exited with [1-9]/;
+
+/** Error lines, and the last words of a server that exited with a failure (its own message, whatever it says). */
+function pickServerErrors(lines: string[]): string[] {
+  const keep = new Set<number>();
+  lines.forEach((l, i) => {
+    if (SERVER_ERROR.test(l)) keep.add(i);
+    if (!SERVER_EXIT.test(l)) return;
+    keep.add(i);
+    // npm's "> script" banner lines say nothing about why.
+    const before = lines.slice(0, i).map((b, j) => [b, j] as const).filter(([b]) => !b.startsWith('>'));
+    for (const [, j] of before.slice(-LAST_WORDS)) keep.add(j);
+  });
+  return lines.filter((_, i) => keep.has(i));
+}
+
 /** Pure: the error lines worth quoting, per log, from the logs' tails. */
 export function findLogErrors(logs: { sync: string[] | null; server: string[] | null; syncCapture: string[] | null; serverCapture: string[] | null }): { file: 'sync' | 'server' | 'syncCapture' | 'serverCapture'; lines: string[] }[] {
+  const lastGood = [...(logs.sync ?? [])].reverse().find((l) => SYNC_OK.test(l));
   const found = [
     { file: 'sync' as const, lines: after(logs.sync ?? [], SYNC_OK).filter((l) => SYNC_ERROR.test(l)) },
-    { file: 'server' as const, lines: after(logs.server ?? [], SERVER_START).filter((l) => SERVER_ERROR.test(l)) },
+    { file: 'server' as const, lines: pickServerErrors(serverSince(logs.server ?? [], lastGood ? lastGood.slice(0, 19) : null)) },
     { file: 'syncCapture' as const, lines: after(logs.syncCapture ?? [], /^(updated|noop): /).filter((l) => CAPTURE_ERROR.test(l)) },
     { file: 'serverCapture' as const, lines: (logs.serverCapture ?? []).filter((l) => CAPTURE_ERROR.test(l)) },
   ];
@@ -101,12 +130,12 @@ export const logs: Check = {
       syncCapture: readTailLines(files.syncCapture),
       serverCapture: captureIsNew ? readTailLines(files.serverCapture) : null,
     });
-    const evidence = Object.values(files).map((f) => `read the tail of ${tildify(f)}`);
+    const evidence = Object.values(files).map((f) => `read the tail of ${f}`);
     if (found.length === 0) return ok('no errors since the last good sync and the last server start', { evidence });
     const count = found.reduce((n, f) => n + f.lines.length, 0);
-    const detail = found.map((f) => `${tildify(files[f.file])}:\n${f.lines.map((l) => `  ${tildify(l)}`).join('\n')}`).join('\n');
-    const first = tildify(files[found[0].file]);
-    const names = found.map((f) => tildify(files[f.file]).split('/').pop()).join(', ');
+    const detail = found.map((f) => `${files[f.file]}:\n${f.lines.map((l) => `  ${l}`).join('\n')}`).join('\n');
+    const first = files[found[0].file];
+    const names = found.map((f) => files[f.file].split('/').pop()).join(', ');
     return warn(`${count} recent error line${count === 1 ? '' : 's'} in ${names}`, `Read the lines above; for the whole story: tail -n 50 ${first}`, `tail -n 50 ${first}`, { detail, evidence });
   },
 };

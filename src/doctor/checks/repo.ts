@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as git from '../../git.js';
 import { isInside } from '../../procinfo.js';
-import { WORKTREE_BRANCH, tildify } from '../../paths.js';
+import { WORKTREE_BRANCH } from '../../paths.js';
 import { short } from '../../sync/plan.js';
 import { installCommand, syncCommand } from '../fixes.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
@@ -14,29 +14,28 @@ export const canonical: Check = {
   dependsOn: [],
   async run(ctx) {
     const { repo, remote, branch } = ctx.config;
-    const where = tildify(repo);
     // install refuses a second repo under the same name, so a clone that moved for good means uninstall first.
-    const reinstall = `Put your clone back at ${where}; if it moved for good, run localhost-ops uninstall --name ${ctx.site.name}, then localhost-ops install --repo NEW_DIR.`;
+    const reinstall = `Put your clone back at ${repo}; if it moved for good, run localhost-ops uninstall --name ${ctx.site.name}, then localhost-ops install --repo NEW_DIR.`;
     let isDir = false;
     try {
       isDir = statSync(repo).isDirectory();
     } catch {
       // missing
     }
-    if (!isDir) return fail(`${where} does not exist`, reinstall, undefined);
+    if (!isDir) return fail(`${repo} does not exist`, reinstall, undefined);
     const top = await git.getRepoTop(repo);
     if (top === null || resolve(top) !== resolve(repo)) {
-      return fail(`${where} is not the top of a git repository`, reinstall, undefined);
+      return fail(`${repo} is not the top of a git repository`, reinstall, undefined);
     }
     const [hasRemote, mainSha] = await Promise.all([git.hasRemote(repo, remote), ctx.mainSha()]);
-    const evidence = [`repo ${where}`, `${remote}/${branch} as last fetched: ${mainSha ?? '(never fetched)'}`];
+    const evidence = [`${remote}/${branch} as last fetched: ${mainSha ?? '(never fetched)'}`];
     if (!hasRemote) {
-      return fail(`${where} has no remote "${remote}"`, `Add it back: git -C ${where} remote add ${remote} <url>.`, `git -C ${where} remote add ${remote} <url>`, { evidence });
+      return fail(`${repo} has no remote "${remote}"`, `Add it back: git -C ${repo} remote add ${remote} <url>.`, `git -C ${repo} remote add ${remote} <url>`, { evidence });
     }
     if (!mainSha) {
-      return fail(`${where} has never fetched ${remote}/${branch}`, `Run ${syncCommand(ctx.config)}; it fetches ${remote} ${branch} and says what went wrong if it cannot.`, syncCommand(ctx.config), { evidence });
+      return fail(`${repo} has never fetched ${remote}/${branch}`, `Run ${syncCommand(ctx.config)}; it fetches ${remote} ${branch} and says what went wrong if it cannot.`, syncCommand(ctx.config), { evidence });
     }
-    return ok(`${where}: ${remote}/${branch} at ${short(mainSha)}`, { evidence });
+    return ok(`${repo}: ${remote}/${branch} at ${short(mainSha)}`, { evidence });
   },
 };
 
@@ -47,10 +46,9 @@ export const worktree: Check = {
   async run(ctx) {
     const { worktree: dir } = ctx.paths;
     const { repo } = ctx.config;
-    const where = tildify(dir);
     const sync = syncCommand(ctx.config);
     if (isInside(dir, repo) || isInside(repo, dir)) {
-      return fail(`the mirror ${where} and the canonical repo ${tildify(repo)} overlap`, 'Re-install with --repo pointing at your own clone, outside the tool\'s folder.', installCommand(ctx.config));
+      return fail(`the mirror ${dir} and the canonical repo ${repo} overlap`, 'Re-install with --repo pointing at your own clone, outside the tool\'s folder.', installCommand(ctx.config));
     }
     if (!ctx.mirrorPresent()) {
       let exists = false;
@@ -59,12 +57,12 @@ export const worktree: Check = {
       } catch {
         // missing
       }
-      const summary = exists ? `${where} is not a worktree of ${tildify(repo)}` : `the mirror ${where} is missing`;
+      const summary = exists ? `${dir} is not a worktree of ${repo}` : `the mirror ${dir} is missing`;
       return fail(summary, `Run ${sync}: it recreates the mirror at the last good commit.`, sync);
     }
     const { head, branchRef } = await ctx.mirrorHead();
     const evidence = [`HEAD ${head ?? '(none)'}`, `branch ${branchRef ?? '(detached)'}`, `git dir ${git.getWorktreeGitDir(dir)}`];
-    if (!head) return fail(`the mirror ${where} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, { evidence });
+    if (!head) return fail(`the mirror ${dir} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, { evidence });
     if (branchRef !== `refs/heads/${WORKTREE_BRANCH}`) {
       const on = branchRef ? `branch ${branchRef.replace('refs/heads/', '')}` : 'a detached HEAD';
       return fail(`the mirror is on ${on}, not ${WORKTREE_BRANCH}`, `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`, sync, { evidence });
@@ -80,7 +78,7 @@ export const worktree: Check = {
     if (lockAge > 10_000) {
       return warn(`a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`, `Run ${sync}: it removes an index.lock no git process holds.`, sync, { evidence });
     }
-    return ok(`${where} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });
+    return ok(`${dir} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });
   },
 };
 
@@ -96,9 +94,9 @@ export const worktreeClean: Check = {
     if (dirty.length > shown.length) shown.push(`  … and ${dirty.length - shown.length} more`);
     return fail(
       `${dirty.length} local edit${dirty.length === 1 ? '' : 's'} in the mirror, so it does not show main`,
-      `Run ${sync}: it discards them (reset --hard, clean -fd). Make changes in ${tildify(ctx.config.repo)}, never in the mirror.`,
+      `Run ${sync}: it discards them (reset --hard, clean -fd). Make changes in ${ctx.config.repo}, never in the mirror.`,
       sync,
-      { detail: shown.join('\n'), evidence: [`git status --porcelain in ${tildify(ctx.paths.worktree)}`] },
+      { detail: shown.join('\n'), evidence: [`git status --porcelain in ${ctx.paths.worktree}`] },
     );
   },
 };

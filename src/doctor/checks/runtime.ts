@@ -6,7 +6,6 @@ import * as git from '../../git.js';
 import { getEngines, resolveNode, type Engines, type NodeInstall } from '../../node-runtime.js';
 import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } from '../../deps.js';
 import { describeError, OpsError, UserError } from '../../errors.js';
-import { tildify } from '../../paths.js';
 import { short } from '../../sync/plan.js';
 import { syncCommand } from '../fixes.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
@@ -18,7 +17,7 @@ function describeEngines(e: Engines): string {
 }
 
 function describeNode(n: NodeInstall): string {
-  return `Node ${n.version} (${tildify(n.bin)})`;
+  return `Node ${n.version} (${n.bin})`;
 }
 
 /** The package manager command that installs the Node a range needs, on this platform. */
@@ -30,12 +29,13 @@ export function getNodeInstallCommand(range: string | undefined, platform = proc
 
 const LOOKED_IN = ' Looked in: ';
 
-function noNode(ctx: DoctorContext, what: string, engines: Engines, err: unknown, servedSha: string | null): CheckResult {
+/** `stillServing`: for main, the commit the mirror keeps serving meanwhile. */
+function noNode(ctx: DoctorContext, what: string, engines: Engines, err: unknown, stillServing: string | null): CheckResult {
   const sync = syncCommand(ctx.config);
   const message = describeError(err);
   const known = err instanceof OpsError || err instanceof UserError;
   const how = known && err.fix ? err.fix : 'Install a Node that satisfies it.';
-  const still = what.startsWith('main') && servedSha ? `; the mirror still serves ${short(servedSha)}` : '';
+  const still = stillServing ? `; the mirror still serves ${short(stillServing)}` : '';
   return fail(
     `${what} needs ${describeEngines(engines)}, which no installed Node satisfies${still}`,
     `${how} Then run ${sync}.`,
@@ -53,7 +53,7 @@ export const node: Check = {
     const [served, servedNode, mainSha] = await Promise.all([ctx.servedPackage(), ctx.servedNode(), ctx.mainSha()]);
     const servedEngines = getEngines(served.text);
     const evidence = [`served ${short(served.sha)}: engines ${describeEngines(servedEngines)}`];
-    if (!servedNode.ok) return noNode(ctx, `the served commit ${short(served.sha)}`, servedEngines, servedNode.error, served.sha);
+    if (!servedNode.ok) return noNode(ctx, `the served commit ${short(served.sha)}`, servedEngines, servedNode.error, null);
     evidence.push(`served ${short(served.sha)} runs under ${describeNode(servedNode.value)} [${servedNode.value.source}]`);
     let summary = `${describeNode(servedNode.value)} runs ${short(served.sha)}`;
     // main is judged as the sync job last fetched it: doctor itself fetches nothing.
@@ -90,7 +90,7 @@ export const dependencies: Check = {
     }
     const stamp = readDepsStamp(dir);
     if (!stamp) return fail('node_modules was not installed by localhost-ops, so it may not match the lockfile', rerun, sync);
-    const evidence = [`stamp: lockfile ${stamp.lockHash}, Node ${stamp.nodeVersion} (${tildify(stamp.nodeBin)})`, `lockfile now ${getLockHashOf(lockText)}`];
+    const evidence = [`stamp: lockfile ${stamp.lockHash}, Node ${stamp.nodeVersion} (${stamp.nodeBin})`, `lockfile now ${getLockHashOf(lockText)}`];
     if (stamp.lockHash !== getLockHashOf(lockText)) {
       return fail('the lockfile changed since npm ci last ran', rerun, sync, { evidence });
     }

@@ -4,10 +4,9 @@ import { describeError } from '../../errors.js';
 import { describeListener } from '../../health.js';
 import { formatUrl, probeHttp } from '../../http-probe.js';
 import { isInside, isLoopbackAddress, type Listener } from '../../procinfo.js';
-import { tildify } from '../../paths.js';
 import type { JobKind } from '../../service/jobs.js';
 import { installCommand, syncCommand } from '../fixes.js';
-import { diffSpecs } from '../installed.js';
+import { diffDefinitions, getWantedDefinition } from '../installed.js';
 import { fail, ok, warn, type Check } from '../types.js';
 
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
@@ -41,7 +40,7 @@ export const service: Check = {
     const jobs: JobKind[] = ['sync', 'server'];
     const evidence = jobs.map((k) => {
       const s = status[k];
-      return `${k} job: ${s.installed ? 'installed' : 'not installed'}, ${s.running ? 'running' : 'not running'}, ${s.current ? 'definition current' : 'definition differs'}; ${s.detail} (${tildify(installed[k].path)})`;
+      return `${k} job: ${s.installed ? 'installed' : 'not installed'}, ${s.running ? 'running' : 'not running'}, ${s.current ? 'definition current' : 'definition differs'}; ${s.detail} (${installed[k].path})`;
     });
     if (specsNote) evidence.push(specsNote);
     const missing = jobs.filter((k) => !status[k].installed);
@@ -52,15 +51,16 @@ export const service: Check = {
     const drift: string[] = [];
     const gone: string[] = [];
     for (const k of jobs) {
-      const spec = installed[k].spec;
       // The Node binary; a moved tool (the second argument) is the paths check's finding.
-      const bin = spec?.programArguments?.[0];
-      if (bin?.startsWith('/') && !existsSync(bin)) gone.push(`the ${k} job runs Node ${tildify(bin)}, which no longer exists`);
+      const bin = installed[k].programArguments?.[0];
+      if (bin?.startsWith('/') && !existsSync(bin)) gone.push(`the ${k} job runs Node ${bin}, which no longer exists`);
       if (status[k].current) continue;
-      const lines = spec ? diffSpecs(spec, specs.find((s) => s.kind === k)!) : [];
-      drift.push(...(lines.length ? lines.map((l) => `${k}: ${l}`) : [`${k}: ${tildify(installed[k].path)} differs from what install would write`]));
+      const have = installed[k].data;
+      const want = await getWantedDefinition(ctx.site, specs.find((s) => s.kind === k)!);
+      const lines = have && want ? diffDefinitions(have, want) : [];
+      drift.push(...(lines.length ? lines.map((l) => `${k}: ${l}`) : [`${k}: ${installed[k].path} differs from what install would write`]));
     }
-    const detail = [...gone, ...drift].map((l) => tildify(l)).join('\n') || undefined;
+    const detail = [...gone, ...drift].join('\n') || undefined;
     const rewrite = `Run ${install}: it rewrites and reloads only what changed.`;
     if (gone.length) return fail(gone[0], rewrite, install, { detail, evidence });
     const reboot = kind === 'process' ? ' (the process backend\'s jobs stop at a reboot)' : '';
@@ -76,11 +76,13 @@ export const service: Check = {
       }
       return fail(`the server job is not running: ${status.server.detail}`, `Run ${sync}: it restarts the server.`, sync, { detail, evidence });
     }
-    if (drift.length) {
-      return warn(`the installed job definitions differ from what install would write (edited by hand?)`, rewrite, install, { detail, evidence });
+    const drifted = jobs.filter((k) => !status[k].current);
+    if (drifted.length) {
+      const which = `${drifted.join(' and ')} job definition${drifted.length > 1 ? 's differ' : ' differs'}`;
+      return warn(`the installed ${which} from what install would write now`, rewrite, install, { detail, evidence });
     }
     const note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
-    return ok(`sync job ${status.sync.detail}, server job ${status.server.detail} (${kind} backend${note})`, { evidence });
+    return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${note})`, { evidence });
   },
 };
 
@@ -131,7 +133,7 @@ export const serverProcess: Check = {
         : `port ${ctx.config.port} is held by a stray server, not the mirror's: pid ${f.pid ?? '?'}${f.cwd ? ` in ${f.cwd}` : ''}`;
       const detail = [`pid      ${f.pid ?? '?'}`, `command  ${f.command ?? '?'}`, `cwd      ${f.cwd ?? '?'}`, `mirror   ${worktree}`].join('\n');
       const kill = f.pid ? `kill ${f.pid} && ${sync}` : undefined;
-      return fail(tildify(summary), `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`, kill, { detail: tildify(detail), evidence });
+      return fail(summary, `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`, kill, { detail: detail, evidence });
     }
     const mine = listeners.find((l) => isFromMirror(l, worktree));
     if (!mine) {
@@ -153,7 +155,7 @@ export const http: Check = {
     const ms = Date.now() - started;
     const evidence = [`GET ${url} → ${probe.status ?? probe.error} in ${ms} ms`];
     const sync = syncCommand(ctx.config);
-    const log = tildify(ctx.paths.serverLog);
+    const log = ctx.paths.serverLog;
     if (probe.status === null) {
       return fail(`${url} did not answer (${probe.error})`, `Run ${sync}: it restarts the server. If this comes back, read ${log}.`, sync, { evidence });
     }

@@ -1,6 +1,6 @@
 /** The tool's own footing: the last sync's record, and where things live on disk. */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { getToolEntry, isExternalVolume, tildify } from '../../paths.js';
+import { getToolEntry, isExternalVolume } from '../../paths.js';
 import { parseLocalTime } from '../../state.js';
 import { short } from '../../sync/plan.js';
 import { installCommand, syncCommand } from '../fixes.js';
@@ -20,7 +20,7 @@ export const lastSync: Check = {
   title: 'Last sync',
   dependsOn: [],
   async run(ctx) {
-    const file = tildify(ctx.paths.lastSync);
+    const file = ctx.paths.lastSync;
     const sync = syncCommand(ctx.config);
     const rec = ctx.record();
     if (!rec) {
@@ -67,12 +67,12 @@ function getLoosePaths(paths: string[]): { open: string[]; foreign: string[]; li
       continue; // not created yet (run/ before the first start): nothing to loosen
     }
     if (st.mode & 0o022) {
-      open.push(tildify(path));
-      lines.push(`${tildify(path)}: mode ${(st.mode & 0o777).toString(8)}, writable by ${st.mode & 0o002 ? 'anyone' : 'the group'}`);
+      open.push(path);
+      lines.push(`${path}: mode ${(st.mode & 0o777).toString(8)}, writable by ${st.mode & 0o002 ? 'anyone' : 'the group'}`);
     }
     if (uid !== undefined && st.uid !== uid) {
-      foreign.push(tildify(path));
-      lines.push(`${tildify(path)}: owned by uid ${st.uid}, not you (${uid})`);
+      foreign.push(path);
+      lines.push(`${path}: owned by uid ${st.uid}, not you (${uid})`);
     }
   }
   return { open, foreign, lines };
@@ -86,11 +86,11 @@ export const paths: Check = {
     const { dir, worktree, config, logs, runDir, lastSync } = ctx.paths;
     const tool = getToolEntry();
     const install = installCommand(ctx.config);
-    const evidence = [`site folder ${tildify(dir)}`, `mirror ${tildify(worktree)}`, `tool ${tildify(tool)}`];
+    const evidence = [`site folder ${dir}`, `mirror ${worktree}`, `tool ${tool}`];
     for (const [what, path] of [['site folder', dir], ['mirror', worktree], ['tool', tool]] as const) {
       if (isExternalVolume(path)) {
         return fail(
-          `the ${what} ${tildify(path)} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
+          `the ${what} ${path} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
           what === 'tool' ? 'Install localhost-ops on the internal disk, then run install again.' : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
           undefined,
           { evidence },
@@ -100,14 +100,14 @@ export const paths: Check = {
     try {
       accessSync(dir, constants.W_OK);
     } catch {
-      return fail(`${tildify(dir)} is not writable by you, so syncs cannot record anything`, `Take it back: sudo chown -R "$USER" ${tildify(dir)}`, `sudo chown -R "$USER" ${tildify(dir)}`, { evidence });
+      return fail(`${dir} is not writable by you, so syncs cannot record anything`, `Take it back: sudo chown -R "$USER" ${dir}`, `sudo chown -R "$USER" ${dir}`, { evidence });
     }
     // The tool path the jobs were installed with: install again from where the tool lives now.
     const facts = await ctx.service();
-    const installedTools = facts.ok ? [facts.value.installed.sync, facts.value.installed.server].map((j) => j.spec?.programArguments?.[1]).filter((p): p is string => !!p) : [];
+    const installedTools = facts.ok ? [facts.value.installed.sync, facts.value.installed.server].map((j) => j.programArguments?.[1]).filter((p): p is string => !!p) : [];
     const moved = [...new Set(installedTools)].find((p) => p !== tool);
     if (moved) {
-      const summary = `the jobs run localhost-ops from ${tildify(moved)}, but it now lives at ${tildify(tool)}`;
+      const summary = `the jobs run localhost-ops from ${moved}, but it now lives at ${tool}`;
       const fix = `Run ${install} from the tool's new location: it rewrites both jobs.`;
       return existsSync(moved) ? warn(summary, fix, install, { evidence }) : fail(`${summary}; the old path is gone`, fix, install, { evidence });
     }
