@@ -16,13 +16,34 @@ export interface HealthResult {
   foreign: boolean;
 }
 
+const DELETED = ' (deleted)';
+
+/**
+ * The listener runs from the mirror. Linux shows the cwd of a process whose folder was
+ * removed with " (deleted)" after it: such a server serves files that are gone, so it is
+ * not the mirror's server even though the path matches.
+ */
+export function isFromMirror(l: Listener, worktree: string): boolean {
+  return l.cwd !== null && !l.cwd.endsWith(DELETED) && isInside(l.cwd, worktree);
+}
+
+/** A listener left from a mirror folder that was deleted (and maybe made again since). */
+export function isFromDeletedMirror(l: Listener, worktree: string): boolean {
+  return l.cwd !== null && l.cwd.endsWith(DELETED) && isInside(l.cwd.slice(0, -DELETED.length), worktree);
+}
+
+/** This site's own server, current or left over from a deleted mirror folder. */
+export function isSiteServer(l: Listener, worktree: string): boolean {
+  return isFromMirror(l, worktree) || isFromDeletedMirror(l, worktree);
+}
+
 export function describeListener(l: Listener): string {
   return `pid ${l.pid ?? '?'}${l.command ? ` (${l.command.slice(0, 80)})` : ''}${l.cwd ? ` in ${l.cwd}` : ''}`;
 }
 
 /** Pure: the verdict from a probe and the listeners found on the port. */
 export function judgeHealth(status: number | null, probeError: string | null, listeners: Listener[], worktree: string, url: string): HealthResult {
-  const ours = listeners.find((l) => l.cwd !== null && isInside(l.cwd, worktree)) ?? null;
+  const ours = listeners.find((l) => isFromMirror(l, worktree)) ?? null;
   if (listeners.length > 0 && !ours) {
     const foreign = listeners[0];
     return { healthy: false, status, listener: foreign, foreign: true, reason: `${url} is served by ${describeListener(foreign)}, not by the mirror's server` };

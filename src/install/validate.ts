@@ -6,7 +6,7 @@ import { listSiteNames, readSiteConfig, type SiteConfig } from '../config.js';
 import * as git from '../git.js';
 import { getSitePaths, getToolEntry, isExternalVolume, tildify } from '../paths.js';
 import { getListeners, isInside, isPortFree } from '../procinfo.js';
-import { describeListener } from '../health.js';
+import { describeListener, isSiteServer } from '../health.js';
 import { findOnPath } from '../fsutil.js';
 
 export async function verifyRepo(config: SiteConfig): Promise<void> {
@@ -100,8 +100,8 @@ export async function verifyPort(config: SiteConfig): Promise<void> {
   if (free) return;
   const worktree = getSitePaths(config.name).worktree;
   const listeners = await getListeners(config.port);
-  if (listeners.length > 0 && listeners.every((l) => l.cwd !== null && isInside(l.cwd, worktree))) return;
-  const holder = listeners.find((l) => !(l.cwd && isInside(l.cwd, worktree)));
+  if (listeners.length > 0 && listeners.every((l) => isSiteServer(l, worktree))) return;
+  const holder = listeners.find((l) => !isSiteServer(l, worktree));
   throw new UserError(
     `Port ${config.port} is held by another program${holder ? `: ${describeListener(holder)}` : ''}.`,
     `Stop that program, or pass another --port.`,

@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { resolveSite } from '../config.js';
 import { loadBackend } from '../service/jobs.js';
 import { removeWorktree, deleteSyncBranch } from '../git.js';
-import { getListeners, isInside } from '../procinfo.js';
+import { getListeners } from '../procinfo.js';
+import { isSiteServer } from '../health.js';
 import { OpsError } from '../errors.js';
 import { acquireLock } from '../lock.js';
 import { tildify } from '../paths.js';
@@ -14,7 +15,7 @@ import { tildify } from '../paths.js';
 async function waitForPortReleased(port: number, worktree: string, timeoutMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ours = (await getListeners(port)).filter((l) => l.cwd !== null && isInside(l.cwd, worktree));
+    const ours = (await getListeners(port)).filter((l) => isSiteServer(l, worktree));
     if (ours.length === 0) return true;
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));

@@ -1,9 +1,9 @@
 /** The serving side: the two jobs, who listens on the port, and whether it answers. */
 import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
-import { describeListener } from '../../health.js';
+import { describeListener, isFromDeletedMirror, isFromMirror } from '../../health.js';
 import { formatUrl, probeHttp } from '../../http-probe.js';
-import { isInside, isLoopbackAddress, type Listener } from '../../procinfo.js';
+import { isLoopbackAddress, type Listener } from '../../procinfo.js';
 import type { JobKind } from '../../service/jobs.js';
 import { installCommand, syncCommand } from '../fixes.js';
 import { diffDefinitions, getWantedDefinition } from '../installed.js';
@@ -12,12 +12,6 @@ import { fail, ok, warn, type Check } from '../types.js';
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
 export const HTTP_TIMEOUT_MS = 5000;
 
-const DELETED = ' (deleted)';
-
-/** Linux shows the cwd of a process whose folder was removed with " (deleted)" after it. */
-function isFromMirror(l: Listener, worktree: string): boolean {
-  return l.cwd !== null && !l.cwd.endsWith(DELETED) && isInside(l.cwd, worktree);
-}
 
 function getForeign(listeners: Listener[], worktree: string): Listener[] {
   return listeners.filter((l) => l.cwd !== null && !isFromMirror(l, worktree));
@@ -127,7 +121,7 @@ export const serverProcess: Check = {
     const foreign = getForeign(listeners, worktree);
     if (foreign.length) {
       const f = foreign[0];
-      const old = f.cwd?.endsWith(DELETED) && isInside(f.cwd.slice(0, -DELETED.length), worktree);
+      const old = isFromDeletedMirror(f, worktree);
       const summary = old
         ? `pid ${f.pid} serves port ${ctx.config.port} from a deleted copy of the mirror`
         : `port ${ctx.config.port} is held by a stray server, not the mirror's: pid ${f.pid ?? '?'}${f.cwd ? ` in ${f.cwd}` : ''}`;
