@@ -27,6 +27,16 @@ export interface SiteConfig {
   healthTimeout: number;
   restart: 'always';
   allowRemote: boolean;
+  /** Absent until install records it; specs then fall back to the running process. */
+  jobs?: JobContext;
+}
+
+/** What the jobs run with, as install recorded it (service/jobs.ts getJobContext). */
+export interface JobContext {
+  node: string;
+  entry: string;
+  pathDirs: string[];
+  env: Record<string, string>;
 }
 
 export interface Site {

@@ -233,14 +233,25 @@ async function probe(bin: string, source: string): Promise<NodeInstall | null> {
   }
 }
 
-function describeRange(engines: Engines): string {
-  const parts = [engines.node && `node "${engines.node}"`, engines.npm && `npm "${engines.npm}"`].filter(Boolean);
-  return parts.join(' and ');
+export function describeEngines(e: Engines): string {
+  const parts = [e.node && `node "${e.node}"`, e.npm && `npm "${e.npm}"`].filter(Boolean);
+  return parts.length ? parts.join(' and ') : 'any Node';
+}
+
+function getMinMajor(range: string | undefined): number | null {
+  const min = range && semver.validRange(range) ? semver.minVersion(range) : null;
+  return min && min.major > 0 ? min.major : null;
+}
+
+/** The package manager command that installs the Node a range needs, on this platform. */
+export function getNodeInstallCommand(range: string | undefined, platform = process.platform): string | undefined {
+  const major = getMinMajor(range);
+  if (major === null) return undefined;
+  return platform === 'darwin' ? `brew install node@${major}` : `nvm install ${major}`;
 }
 
 function installHint(engines: Engines): string {
-  const min = engines.node ? semver.minVersion(engines.node) : null;
-  const major = min && min.major > 0 ? String(min.major) : '';
+  const major = getMinMajor(engines.node) ?? '';
   const brew = major ? `brew install node@${major}` : 'brew install node';
   const nvm = major ? `nvm install ${major}` : 'nvm install node';
   const npm = engines.npm ? ` with npm ${engines.npm}` : '';
@@ -259,7 +270,7 @@ function validateRanges(engines: Engines): void {
 export async function resolveNode(engines: Engines, opts: { pin?: string | null; search?: SearchEnv }): Promise<NodeInstall> {
   const search = opts.search ?? { home: getHome(), env: process.env, platform: process.platform };
   validateRanges(engines);
-  const wanted = hasEngines(engines) ? describeRange(engines) : 'any version';
+  const wanted = hasEngines(engines) ? describeEngines(engines) : 'any version';
 
   if (opts.pin) {
     const pin = resolve(opts.pin.replace(/^~(?=$|\/)/, search.home));

@@ -15,7 +15,7 @@ import { getNextStep, plainStyle, renderJson, renderText } from '../src/doctor/r
 import { installCommand } from '../src/doctor/fixes.js';
 import { diffDefinitions } from '../src/doctor/installed.js';
 import { findLogErrors } from '../src/doctor/checks/logs.js';
-import { getNodeInstallCommand } from '../src/doctor/checks/runtime.js';
+import { getNodeInstallCommand } from '../src/node-runtime.js';
 import type { DoctorContext } from '../src/doctor/context.js';
 import { fail, getExitCode, getVerdict, ok, warn, type Check, type CheckId, type CheckResult, type Report } from '../src/doctor/types.js';
 import { packageJson } from './helpers/site.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'plist';
 import { run, isAlive } from '../src/proc.js';
-import { buildJobSpecs, type JobSpec } from '../src/service/jobs.js';
+import { getJobSpecs, type JobSpec } from '../src/service/jobs.js';
 import { parseTemplate, readTemplate, renderAgent, renderAgentText } from '../src/service/launchd-plist.js';
 import { getAgentPath, parsePrint } from '../src/service/launchd.js';
 import { getSitePaths } from '../src/paths.js';
@@ -29,9 +29,10 @@ function readPlist(path: string): Dict {
   return parse(readFileSync(path, 'utf8')) as Dict;
 }
 
-/** Just what buildJobSpecs reads of a site. */
-function siteFor(opsHome: string, name = 'site', interval = 3600): Site {
-  const config = { name, interval, service: 'launchd' } as SiteConfig;
+/** Just what getJobSpecs reads of a site, with the job context install would record. */
+function siteFor(opsHome: string, name = 'site', interval = 3600, env: Record<string, string> = { HOME: '/Users/me' }, tool = '/opt/localhost-ops'): Site {
+  const jobs = { node: '/usr/local/bin/node', entry: join(tool, 'bin', 'localhost-ops.js'), pathDirs: ['/usr/local/bin', '/usr/bin'], env };
+  const config = { name, interval, service: 'launchd', jobs } as SiteConfig;
   return { name, config, paths: getSitePaths(name, opsHome) };
 }
 
@@ -44,8 +45,8 @@ const AWKWARD = join(tmpdir(), `we ird & <dir> "quoted" 'single' ünïcødé 日
 render('paths with spaces, &, <, quotes and non-ASCII survive the round trip (plist and plistlib)', withTimeout(30_000, async () => {
   const root = mkdtempSync(join(tmpdir(), 'lops-render-'));
   try {
-    const site = siteFor(join(AWKWARD, 'ops-local'));
-    const specs = buildJobSpecs(site, `${AWKWARD}/node/bin:/usr/bin:/bin`, { HOME: AWKWARD, LOCALHOST_OPS_HOME: join(AWKWARD, 'ops-local') });
+    const site = siteFor(join(AWKWARD, 'ops-local'), 'site', 3600, { HOME: AWKWARD, LOCALHOST_OPS_HOME: join(AWKWARD, 'ops-local') }, join(AWKWARD, 'tool'));
+    const specs = getJobSpecs(site, `${AWKWARD}/node/bin`);
     for (const spec of specs) {
       const text = renderAgentText(spec);
       assert.ok(text.endsWith('</plist>\n'), 'ends with a newline');
@@ -68,7 +69,7 @@ render('paths with spaces, &, <, quotes and non-ASCII survive the round trip (pl
 }));
 
 render('sync and server agents carry their own keys, in the template order', () => {
-  const [sync, server] = buildJobSpecs(siteFor('/tmp/x', 'site', 120), '/opt/node/bin:/usr/bin', { HOME: '/Users/me' });
+  const [sync, server] = getJobSpecs(siteFor('/tmp/x', 'site', 120), '/opt/node/bin');
   const s = renderAgent(sync, parseTemplate(readTemplate('sync')));
   assert.is(s.StartInterval, 120);
   assert.is(s.ProcessType, 'Background');
@@ -86,8 +87,26 @@ render('sync and server agents carry their own keys, in the template order', () 
   assert.is(renderAgentText(server), renderAgentText(server));
 });
 
+render('job specs come from the recorded context, not from whoever runs the sync', () => {
+  const site = siteFor('/tmp/x');
+  const before = getJobSpecs(site, '/opt/node@22/bin');
+  const saved = { ...process.env };
+  try {
+    process.env.LOCALHOST_OPS_HOME = '/somewhere/else';
+    process.env.PATH = '/another/shell/bin';
+    assert.equal(getJobSpecs(site, '/opt/node@22/bin'), before);
+  } finally {
+    process.env = saved;
+  }
+  for (const spec of before) {
+    assert.is(spec.environment.PATH.split(':')[0], '/opt/node@22/bin', 'the pinned Node comes first');
+    assert.equal(spec.programArguments.slice(0, 2), ['/usr/local/bin/node', '/opt/localhost-ops/bin/localhost-ops.js']);
+    assert.not.ok('LOCALHOST_OPS_HOME' in spec.environment);
+  }
+});
+
 render('a control character is refused with the value named', () => {
-  const [sync] = buildJobSpecs(siteFor('/tmp/a\nb'), '/usr/bin', { HOME: '/Users/me' });
+  const [sync] = getJobSpecs(siteFor('/tmp/a\nb'), '/usr/bin');
   assert.throws(() => renderAgentText(sync), /control character/);
 });
 

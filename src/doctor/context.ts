@@ -14,8 +14,8 @@ import { getNodeFor } from '../pinned-node.js';
 import { describeError } from '../errors.js';
 import { readTextOrNull } from '../fsutil.js';
 import { getSelfNode, type NodeInstall } from '../node-runtime.js';
-import { loadBackend, type JobSpec, type ServiceStatus } from '../service/jobs.js';
-import { getJobSpecsFor } from '../sync/deploy.js';
+import { getJobSpecs, loadBackend, type JobSpec, type ServiceStatus } from '../service/jobs.js';
+
 import { readInstalledJobs, type InstalledJobs } from './installed.js';
 
 export interface DoctorOptions {
@@ -129,7 +129,7 @@ export class DoctorContext {
   readonly service = lazy(() =>
     settle(async (): Promise<ServiceFacts> => {
       const node = await this.servedNode();
-      const specs = getJobSpecsFor(this.site, node.ok ? node.value : getSelfNode());
+      const specs = getJobSpecs(this.site, (node.ok ? node.value : getSelfNode()).binDir);
       const specsNote = node.ok ? null : `compared with the Node running doctor, as no Node fits the served commit (${describeError(node.error)})`;
       const backend = await loadBackend(this.config.service);
       const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledJobs(this.site)]);

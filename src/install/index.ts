@@ -9,10 +9,9 @@ import { ensureDir } from '../fsutil.js';
 import { acquireLock } from '../lock.js';
 import { appendLogLine } from '../log.js';
 import { performSync } from '../sync/execute.js';
-import { getJobSpecsFor } from '../sync/deploy.js';
 import { getSyncExitCode } from '../sync/index.js';
 import { short } from '../sync/plan.js';
-import { loadBackend } from '../service/jobs.js';
+import { getJobContext, getJobSpecs, loadBackend } from '../service/jobs.js';
 import { readDepsStamp } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { formatUrl } from '../http-probe.js';
@@ -22,7 +21,7 @@ import { readTextOrNull } from '../fsutil.js';
 import { join } from 'node:path';
 
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  const config = parseInstallFlags(flags);
+  const config = { ...parseInstallFlags(flags), jobs: getJobContext() };
   const progress = await createProgress('checking the repository');
   try {
     verifyService(config);
@@ -55,7 +54,7 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       const pkg = readTextOrNull(join(paths.worktree, 'package.json'));
       const { node } = await getNodeFor(config, pkg, readDepsStamp(paths.worktree));
       const backend = await loadBackend(config.service);
-      touched = await backend.apply(site, getJobSpecsFor(site, node));
+      touched = await backend.apply(site, getJobSpecs(site, node.binDir));
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');
       verdict = await (await import('../doctor/index.js')).getInstallVerdict(site);

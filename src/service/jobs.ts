@@ -3,7 +3,7 @@
  * (a plist, a unit, a detached process), and doctor compares what is installed with them.
  */
 import { dirname, join } from 'node:path';
-import type { Site, ServiceKind } from '../config.js';
+import type { Site, ServiceKind, JobContext } from '../config.js';
 import { getHome, getToolEntry } from '../paths.js';
 import { findOnPath } from '../fsutil.js';
 
@@ -55,28 +55,40 @@ export function getLabel(name: string, kind: JobKind): string {
 const SYSTEM_PATH = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', '/usr/sbin', '/sbin'];
 
 /**
- * The jobs' PATH: the pinned Node first (DESIGN §5), then the folders of the git, Node and
- * launchctl the tool was installed with (the sync job restarts the server through
- * launchctl), then the system folders launchd would give.
+ * What the jobs run with, captured once by install from the process running it, and kept
+ * in config.json. Specs are built from this record, not from whoever runs a later sync:
+ * a manual `sync` from another shell (another Node, another PATH) must not rewrite them.
  */
-export function getJobPath(pinnedBinDir: string, gitDir: string | null, toolNodeDir = dirname(process.execPath), launchctl = findOnPath('launchctl')): string {
-  const dirs = [pinnedBinDir, toolNodeDir, ...(gitDir ? [gitDir] : []), ...(launchctl ? [dirname(launchctl)] : []), ...SYSTEM_PATH];
-  return [...new Set(dirs)].join(':');
-}
-
-/** Pure: the two job specs for a site. */
-export function buildJobSpecs(site: Site, jobPath: string, env: NodeJS.ProcessEnv = process.env): JobSpec[] {
-  const environment: Record<string, string> = { HOME: env.HOME || getHome(), PATH: jobPath };
+export function getJobContext(env: NodeJS.ProcessEnv = process.env): JobContext {
+  const found = ['git', 'launchctl'].map((name) => findOnPath(name, env.PATH)).filter((p): p is string => p !== null);
+  const jobEnv: Record<string, string> = { HOME: env.HOME || getHome() };
   // A non-default tool home or Node must reach the jobs, or they would look for another site.
   for (const key of ['LOCALHOST_OPS_HOME', 'LOCALHOST_OPS_NODE'] as const) {
-    if (env[key]) environment[key] = env[key] as string;
+    if (env[key]) jobEnv[key] = env[key] as string;
   }
-  const entry = getToolEntry();
+  return {
+    node: process.execPath,
+    entry: getToolEntry(),
+    // The sync job runs git, and restarts the server through launchctl.
+    pathDirs: [...new Set([dirname(process.execPath), ...found.map((p) => dirname(p))])],
+    env: jobEnv,
+  };
+}
+
+/** The jobs' PATH: the pinned Node first (DESIGN §5), then the recorded folders, then the system's. */
+export function getJobPath(pinnedBinDir: string, context: JobContext): string {
+  return [...new Set([pinnedBinDir, ...context.pathDirs, ...SYSTEM_PATH])].join(':');
+}
+
+/** Pure: the two job specs for a site whose commit runs under the Node in pinnedBinDir. */
+export function getJobSpecs(site: Site, pinnedBinDir: string): JobSpec[] {
+  const context = site.config.jobs ?? getJobContext();
+  const environment: Record<string, string> = { ...context.env, PATH: getJobPath(pinnedBinDir, context) };
   const logs = site.paths.logs;
   const job = (kind: JobKind, command: string): JobSpec => ({
     kind,
     label: getLabel(site.name, kind),
-    programArguments: [process.execPath, entry, command, '--name', site.name],
+    programArguments: [context.node, context.entry, command, '--name', site.name],
     workingDirectory: site.paths.dir,
     environment,
     // What the service manager itself captures: start-up failures before the tool logs.

@@ -3,14 +3,13 @@
  * server, and pass the health gate. Used for the target, for a rollback and for a heal.
  */
 import { readFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import type { Site } from '../config.js';
 import * as git from '../git.js';
 import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isDepsCurrent, installDeps, hasPackageJson } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { waitForHealthy } from '../health.js';
-import { buildJobSpecs, getJobPath, loadBackend, type JobSpec } from '../service/jobs.js';
-import { findOnPath } from '../fsutil.js';
+import { getJobSpecs, loadBackend, type JobSpec } from '../service/jobs.js';
 import { describeError } from '../errors.js';
 import type { NodeInstall } from '../node-runtime.js';
 import { short } from './plan.js';
@@ -36,16 +35,6 @@ function readPackageJson(worktree: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** The two job specs as install writes them, for the Node this commit runs under. */
-export function getJobSpecsFor(site: Site, node: NodeInstall): JobSpec[] {
-  const gitBin = findOnPath('git');
-  return buildJobSpecs(site, getJobPath(node.binDir, gitBin ? dirname(gitBin) : null));
-}
-
-function getServerSpec(site: Site, node: NodeInstall): JobSpec {
-  return getJobSpecsFor(site, node).find((spec) => spec.kind === 'server') as JobSpec;
 }
 
 /**
@@ -91,7 +80,8 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     }
     stage = 'restart';
     const backend = await loadBackend(site.config.service);
-    await backend.restartServer(site, getServerSpec(site, node));
+    const serverSpec = getJobSpecs(site, node.binDir).find((spec) => spec.kind === 'server') as JobSpec;
+    await backend.restartServer(site, serverSpec);
     log('restart', `server job restarted (${backend.kind})`);
     stage = 'health';
     const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));

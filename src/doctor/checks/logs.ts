@@ -70,7 +70,8 @@ function serverSince(lines: string[], lastGoodAt: string | null): string[] {
   return lines.slice(Math.min(later ?? Infinity, starts[starts.length - 1])).filter((l) => !SERVER_START.test(l));
 }
 
-const SERVER_EXIT = /\[localhost-ops\] server exited with [1-9]/;
+// A server stopped on purpose (a restart, an uninstall) is not a failure.
+const SERVER_EXIT = /\[localhost-ops\] server exited with [1-9]\d*$/;
 
 /** Error lines, and the last words of a server that exited with a failure (its own message, whatever it says). */
 function pickServerErrors(lines: string[]): string[] {

@@ -1,9 +1,8 @@
 /** The runtime side: a Node for the served commit and for main, and the installed dependencies. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import semver from 'semver';
 import * as git from '../../git.js';
-import { getEngines, resolveNode, type Engines, type NodeInstall } from '../../node-runtime.js';
+import { describeEngines, getEngines, getNodeInstallCommand, resolveNode, type Engines, type NodeInstall } from '../../node-runtime.js';
 import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } from '../../deps.js';
 import { describeError, OpsError, UserError } from '../../errors.js';
 import { short } from '../../sync/plan.js';
@@ -11,20 +10,8 @@ import { syncCommand } from '../fixes.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 import type { DoctorContext } from '../context.js';
 
-function describeEngines(e: Engines): string {
-  const parts = [e.node && `node "${e.node}"`, e.npm && `npm "${e.npm}"`].filter(Boolean);
-  return parts.length ? parts.join(' and ') : 'any Node';
-}
-
 function describeNode(n: NodeInstall): string {
   return `Node ${n.version} (${n.bin})`;
-}
-
-/** The package manager command that installs the Node a range needs, on this platform. */
-export function getNodeInstallCommand(range: string | undefined, platform = process.platform): string | undefined {
-  const min = range && semver.validRange(range) ? semver.minVersion(range) : null;
-  if (!min || min.major === 0) return undefined;
-  return platform === 'darwin' ? `brew install node@${min.major}` : `nvm install ${min.major}`;
 }
 
 const LOOKED_IN = ' Looked in: ';
