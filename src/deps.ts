@@ -13,6 +13,8 @@ import type { NodeInstall } from './node-runtime.js';
 export interface DepsStamp {
   lockHash: string;
   nodeBin: string;
+  /** The Node binary's identity (inode and mtime, through symlinks): an upgrade in place changes it. */
+  nodeId: string;
   nodeVersion: string;
   npmVersion: string | null;
   /** What the Node was resolved from: engines and pins. Same key → same Node, no search. */
@@ -57,6 +59,12 @@ export function isDepsCurrent(stamp: DepsStamp | null, lockHash: string | null, 
 
 export function hasPackageJson(worktree: string): boolean {
   return existsSync(join(worktree, 'package.json'));
+}
+
+/** The mirror's dependencies are right for this Node: nothing to install, or installed from its lockfile. */
+export function isMirrorDepsCurrent(worktree: string, stamp: DepsStamp | null, node: NodeInstall): boolean {
+  if (!hasPackageJson(worktree)) return true;
+  return isDepsCurrent(stamp, getLockHashOf(readLockfile(worktree)), node);
 }
 
 /** PATH with the pinned Node's bin folder first, so npm and its scripts run under it. */

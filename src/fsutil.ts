@@ -1,5 +1,6 @@
 /** Small file helpers shared by the state, config and service modules. */
-import { writeFileSync, renameSync, readFileSync, mkdirSync, unlinkSync, chmodSync, accessSync, constants } from 'node:fs';
+import { writeFileSync, renameSync, readFileSync, mkdirSync, unlinkSync, chmodSync, accessSync, constants, statSync } from 'node:fs';
+import { uptime } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 
 /** Writes via a temp file and rename, so a reader never sees half a file. */
@@ -8,7 +9,7 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(tmp, content, { mode });
-    chmodSync(tmp, mode); // the umask may have narrowed or widened it
+    chmodSync(tmp, mode); // exactly this mode, whatever the umask narrowed
     renameSync(tmp, path);
   } catch (err) {
     try {
@@ -50,6 +51,28 @@ export function readJsonOrNull<T>(path: string): T | null {
 
 export function ensureDir(path: string): void {
   mkdirSync(path, { recursive: true, mode: 0o755 });
+}
+
+/** A file's identity through symlinks: inode and mtime. '' when it is missing. */
+export function getFileId(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${Math.round(st.mtimeMs)}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Written before this boot: a pid inside may belong to an unrelated process now, since
+ * pids start over at every boot.
+ */
+export function isFromBeforeBoot(path: string): boolean {
+  try {
+    return statSync(path).mtimeMs < Date.now() - uptime() * 1000;
+  } catch {
+    return false;
+  }
 }
 
 /** The first executable `name` on PATH, found by reading folders rather than spawning `which`. */

@@ -4,9 +4,10 @@
  * command that prints nothing. In the canonical repo only refs/remotes/*, the
  * localhost-sync branch and worktree bookkeeping are ever written.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
-import { run, type RunResult } from './proc.js';
+import { run, sleep, type RunResult } from './proc.js';
+import { hasGitProcessIn } from './procinfo.js';
 import { OpsError } from './errors.js';
 import { WORKTREE_BRANCH } from './paths.js';
 
@@ -18,7 +19,9 @@ function gitEnv(): NodeJS.ProcessEnv {
 }
 
 export function git(cwd: string, args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<RunResult> {
-  return run('git', args, { cwd, env: gitEnv(), timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail });
+  // The user's hooks (husky, reference-transaction, post-checkout) are for the user's own
+  // git: they must not run every minute for the mirror.
+  return run('git', ['-c', 'core.hooksPath=/dev/null', ...args], { cwd, env: gitEnv(), timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail });
 }
 
 async function gitOut(cwd: string, args: string[]): Promise<string> {
@@ -45,11 +48,11 @@ const REF_LOCK_RE = /cannot lock ref|Unable to create '[^']*\.lock'|unable to up
 export async function fetchBranch(repo: string, remote: string, branch: string, timeoutMs = 30_000, onRetry?: (attempt: number) => void): Promise<void> {
   const refspec = `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`;
   for (let attempt = 1; ; attempt++) {
-    const r = await git(repo, ['-c', 'maintenance.auto=false', '-c', 'gc.auto=0', 'fetch', '--no-tags', '--quiet', '--no-write-fetch-head', remote, refspec], { timeoutMs, allowFail: true });
+    const r = await git(repo, ['-c', 'maintenance.auto=false', '-c', 'gc.auto=0', 'fetch', '--no-tags', '--quiet', '--no-write-fetch-head', '--no-recurse-submodules', remote, refspec], { timeoutMs, allowFail: true });
     if (r.code === 0) break;
     if (REF_LOCK_RE.test(r.stderr) && attempt < 20) {
       onRetry?.(attempt);
-      await new Promise((res) => setTimeout(res, 250 * Math.min(attempt, 4)));
+      await sleep(250 * Math.min(attempt, 4));
       continue;
     }
     const why = getGitErrorLines(r.stderr) || `exit ${r.code}`;
@@ -158,6 +161,27 @@ export function getWorktreeGitDir(worktree: string): string | null {
   if (!m) return null;
   const dir = m[1].trim();
   return isAbsolute(dir) ? dir : resolve(worktree, dir);
+}
+
+export function getIndexLockPath(worktree: string): string | null {
+  const gitDir = getWorktreeGitDir(worktree);
+  return gitDir ? join(gitDir, 'index.lock') : null;
+}
+
+/** A lock only a moment old may belong to a git that is still starting. */
+const INDEX_LOCK_GRACE_MS = 2000;
+
+/** The age in ms of a leftover index.lock that no running git holds; null when there is none. */
+export async function getStaleIndexLockAge(worktree: string): Promise<number | null> {
+  const lock = getIndexLockPath(worktree);
+  if (!lock) return null;
+  let age: number;
+  try {
+    age = Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return null;
+  }
+  return age > INDEX_LOCK_GRACE_MS && !(await hasGitProcessIn(worktree)) ? age : null;
 }
 
 /** True when worktree is a linked worktree of repo (its git dir lives in repo's .git/worktrees). */

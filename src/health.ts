@@ -6,6 +6,7 @@
 import type { SiteConfig } from './config.js';
 import { probeHttp, isHealthyStatus, formatUrl } from './http-probe.js';
 import { getListeners, isInside, type Listener } from './procinfo.js';
+import { sleep } from './proc.js';
 
 export interface HealthResult {
   healthy: boolean;
@@ -44,21 +45,25 @@ export function describeListener(l: Listener): string {
 /** Pure: the verdict from a probe and the listeners found on the port. */
 export function judgeHealth(status: number | null, probeError: string | null, listeners: Listener[], worktree: string, url: string): HealthResult {
   const ours = listeners.find((l) => isFromMirror(l, worktree)) ?? null;
-  if (listeners.length > 0 && !ours) {
-    const foreign = listeners[0];
-    return { healthy: false, status, listener: foreign, foreign: true, reason: `${url} is served by ${describeListener(foreign)}, not by the mirror's server` };
+  const known = listeners.filter((l) => l.cwd !== null);
+  if (!ours && known.length > 0) {
+    const holder = known[0];
+    // A server left from a deleted mirror folder is ours to restart, not another program.
+    const foreign = !isFromDeletedMirror(holder, worktree);
+    return { healthy: false, status, listener: holder, foreign, reason: `${url} is served by ${describeListener(holder)}, not by the mirror's server` };
   }
   if (!isHealthyStatus(status)) {
     return { healthy: false, status, listener: ours, foreign: false, reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}` };
   }
   if (!ours) {
-    // Answered, yet no listener we can see: another user's process, or /proc hidden.
-    return { healthy: false, status, listener: null, foreign: false, reason: `${url} answered, but no process from the mirror listens on its port` };
+    // The system would not say who listens (lsof missing or failing, another user's
+    // process): trust the answer rather than restart a working server every minute.
+    return { healthy: true, status, listener: null, foreign: false, reason: `${url} answered ${status} (the listening process could not be identified)` };
   }
   return { healthy: true, status, listener: ours, foreign: false, reason: `${url} answered ${status}` };
 }
 
-export async function checkHealth(config: SiteConfig, worktree: string, timeoutMs = 5000): Promise<HealthResult> {
+export async function getHealth(config: SiteConfig, worktree: string, timeoutMs = 5000): Promise<HealthResult> {
   const url = formatUrl(config.host, config.port, config.healthPath);
   const probe = await probeHttp(config.host, config.port, config.healthPath, timeoutMs);
   // A refused connection has no listener to look for.
@@ -80,7 +85,7 @@ export async function waitForHealthy(
   let last: HealthResult = { healthy: false, status: null, listener: null, foreign: false, reason: 'not probed yet' };
   for (;;) {
     const left = deadline - Date.now();
-    last = await checkHealth(config, worktree, Math.max(200, Math.min(5000, left)));
+    last = await getHealth(config, worktree, Math.max(200, Math.min(5000, left)));
     if (last.healthy) return last;
     if (!(await isServerRunning())) {
       return { ...last, reason: `the server exited before it answered (${last.reason}); see logs/server.log` };
@@ -88,6 +93,6 @@ export async function waitForHealthy(
     if (Date.now() >= deadline) {
       return { ...last, reason: `${last.reason} within ${Math.round(timeoutMs / 1000)} s` };
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }

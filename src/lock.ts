@@ -3,8 +3,8 @@
  * stale and taken over; a live one is waited for.
  */
 import { openSync, writeSync, closeSync, readFileSync, renameSync, unlinkSync, linkSync, statSync } from 'node:fs';
-import { isAlive, isGroupAlive, stopGroup } from './proc.js';
-import { writeFileAtomic } from './fsutil.js';
+import { isAlive, isGroupAlive, sleep, stopGroup } from './proc.js';
+import { isFromBeforeBoot, writeFileAtomic } from './fsutil.js';
 import { OpsError } from './errors.js';
 
 /** Line 1: the holder's pid. Line 2, while it runs one: the process group of its npm ci. */
@@ -55,10 +55,11 @@ async function takeOverStale(path: string): Promise<void> {
     return;
   }
   const [pid, child] = readPids(aside);
+  const beforeBoot = isFromBeforeBoot(aside);
   // A holder killed mid-`npm ci` leaves npm running in its own group; end it before
   // anyone installs into the same folder.
-  if (child !== null && (pid === null || !isAlive(pid)) && isGroupAlive(child)) await stopGroup(child, 2000);
-  if (pid !== null && isAlive(pid)) {
+  if (!beforeBoot && child !== null && (pid === null || !isAlive(pid)) && isGroupAlive(child)) await stopGroup(child, 2000);
+  if (!beforeBoot && pid !== null && isAlive(pid)) {
     try {
       linkSync(aside, path);
     } catch {
@@ -98,7 +99,7 @@ export async function acquireLock(path: string, waitMs = 120_000): Promise<Lock>
     }
     const holder = readHolder(path);
     // An empty lock file is a holder between create and write; give it a moment.
-    const stale = holder === null ? ageMs(path) > 5000 : !isAlive(holder);
+    const stale = holder === null ? ageMs(path) > 5000 : !isAlive(holder) || isFromBeforeBoot(path);
     if (stale) {
       tookOverFrom = holder;
       await takeOverStale(path);
@@ -107,6 +108,6 @@ export async function acquireLock(path: string, waitMs = 120_000): Promise<Lock>
     if (Date.now() - start > waitMs) {
       throw new OpsError(`Another sync (pid ${holder}) has held the lock for over ${Math.round(waitMs / 1000)} s.`, `Wait for it, or end it with kill ${holder}.`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

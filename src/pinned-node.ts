@@ -2,12 +2,12 @@
  * The Node a commit runs under, remembered in the deps stamp. A no-op sync reads
  * package.json and the stamp and checks one file exists: no search, no semver, no spawn.
  */
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SiteConfig } from './config.js';
 import type { DepsStamp } from './deps.js';
 import type { NodeInstall } from './node-runtime.js';
 import { getEngines } from './engines.js';
+import { getFileId } from './fsutil.js';
 
 /** Everything the choice of Node depends on, as one comparable string. */
 export function getNodeKey(config: SiteConfig, packageJsonText: string | null, env = process.env): string {
@@ -16,7 +16,7 @@ export function getNodeKey(config: SiteConfig, packageJsonText: string | null, e
 
 export async function getNodeFor(config: SiteConfig, packageJsonText: string | null, stamp: DepsStamp | null): Promise<{ node: NodeInstall; key: string }> {
   const key = getNodeKey(config, packageJsonText);
-  if (stamp && stamp.nodeKey === key && existsSync(stamp.nodeBin)) {
+  if (stamp && stamp.nodeKey === key && stamp.nodeId && getFileId(stamp.nodeBin) === stamp.nodeId) {
     return { key, node: { bin: stamp.nodeBin, binDir: dirname(stamp.nodeBin), version: stamp.nodeVersion, npmVersion: stamp.npmVersion, source: 'stamp' } };
   }
   const { resolveNode } = await import('./node-runtime.js');

@@ -3,7 +3,7 @@
  * missing program, a timeout or a non-zero exit always comes back as one sentence.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { OpsError, oneLine } from './errors.js';
 
 export interface RunOptions {
@@ -26,9 +26,10 @@ export interface RunResult {
   stderr: string;
 }
 
+/** "git fetch", "npm ci": the program and its subcommand, past any `-c key=value`. */
 function label(file: string, args: string[]): string {
   const name = file.split('/').pop() ?? file;
-  const sub = args.find((a) => !a.startsWith('-'));
+  const sub = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c');
   return sub ? `${name} ${sub}` : name;
 }
 
@@ -63,8 +64,11 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
           }, opts.timeoutMs);
     child.on('error', (err: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
-      if (err.code === 'ENOENT') {
-        reject(new OpsError(`"${file}" was not found${opts.cwd ? '' : ' on PATH'}.`, `Install ${file.split('/').pop()} or put it on PATH.`));
+      if (err.code === 'ENOENT' && opts.cwd && !existsSync(opts.cwd)) {
+        // spawn says ENOENT for a missing working folder too; name the folder, not the program.
+        reject(new OpsError(`${what} could not run: the folder ${opts.cwd} does not exist.`, 'Check that the folder was not moved or deleted.'));
+      } else if (err.code === 'ENOENT') {
+        reject(new OpsError(`"${file}" was not found on PATH.`, `Install ${file.split('/').pop()} or put it on PATH.`));
       } else {
         reject(new OpsError(`${what} could not start: ${err.message}.`));
       }
@@ -181,7 +185,7 @@ export function isGroupAlive(pgid: number): boolean {
   return false;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Ends a process group: SIGTERM, then SIGKILL after graceMs. Resolves once it is gone. */
 export async function stopGroup(pgid: number, graceMs = 5000): Promise<void> {

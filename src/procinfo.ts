@@ -138,34 +138,42 @@ function lsofAddress(name: string, type: string): { address: string; port: numbe
 }
 
 async function lsofListeners(port: number): Promise<Listener[]> {
-  const out = await lsof(['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-F', 'ptn']);
+  // The command name comes with the same call (-F c): a no-op sync runs this every minute.
+  const out = await lsof(['-nP', `-iTCP:${port}`, '-sTCP:LISTEN', '-F', 'pctn']);
   if (!out) return [];
-  const found: { pid: number; address: string; port: number }[] = [];
+  const found: { pid: number; address: string; port: number; command: string | null }[] = [];
   let pid = 0;
+  let command: string | null = null;
   let type = '';
   for (const line of out.split('\n')) {
     const tag = line[0];
     const value = line.slice(1);
-    if (tag === 'p') pid = Number(value);
+    if (tag === 'p') {
+      pid = Number(value);
+      command = null;
+    } else if (tag === 'c') command = value || null;
     else if (tag === 'f') type = '';
     else if (tag === 't') type = value;
     else if (tag === 'n' && pid > 0) {
       const a = lsofAddress(value, type);
-      if (a && a.port === port && !found.some((x) => x.pid === pid && x.address === a.address)) found.push({ pid, ...a });
+      if (a && a.port === port && !found.some((x) => x.pid === pid && x.address === a.address)) found.push({ pid, command, ...a });
     }
   }
-  const listeners: Listener[] = [];
-  for (const f of found) {
-    const cwd = await getProcessCwd(f.pid);
-    let command: string | null = null;
-    try {
-      command = truncate((await run('ps', ['-o', 'command=', '-p', String(f.pid)], { timeoutMs: LSOF_TIMEOUT_MS, allowFail: true })).stdout);
-    } catch {
-      // ps missing or stuck: the command is only shown to the user
-    }
-    listeners.push({ pid: f.pid, address: f.address, port: f.port, cwd, command });
+  const cwds = await lsofCwds([...new Set(found.map((f) => f.pid))]);
+  return found.map((f) => ({ pid: f.pid, address: f.address, port: f.port, cwd: cwds.get(f.pid) ?? null, command: f.command }));
+}
+
+/** The cwd of several processes in one lsof call. */
+async function lsofCwds(pids: number[]): Promise<Map<number, string>> {
+  const cwds = new Map<number, string>();
+  if (pids.length === 0) return cwds;
+  const out = await lsof(['-a', '-p', pids.join(','), '-d', 'cwd', '-F', 'pn']);
+  let pid = 0;
+  for (const line of (out ?? '').split('\n')) {
+    if (line.startsWith('p')) pid = Number(line.slice(1));
+    else if (line.startsWith('n') && pid > 0) cwds.set(pid, line.slice(1));
   }
-  return listeners;
+  return cwds;
 }
 
 export async function getListeners(port: number): Promise<Listener[]> {
@@ -180,15 +188,6 @@ export async function getProcessCwd(pid: number): Promise<string | null> {
   if (isLinux) return readLink(`/proc/${pid}/cwd`);
   const out = await lsof(['-a', '-p', String(pid), '-d', 'cwd', '-F', 'n']);
   return out ? (lsofNames(out)[0] ?? null) : null;
-}
-
-export function getProcessGroup(pid: number): number | null {
-  if (!isLinux) return null;
-  const stat = readText(`/proc/${pid}/stat`);
-  if (!stat) return null;
-  // comm may hold spaces and parentheses; the fields after the last ')' are fixed: state ppid pgrp.
-  const pgrp = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  return Number.isInteger(pgrp) && pgrp > 0 ? pgrp : null;
 }
 
 /** False when something holds host:port; other bind errors (EADDRNOTAVAIL, EACCES) are thrown. */

@@ -80,6 +80,16 @@ export function writeSyncRecord(path: string, record: SyncRecord): void {
   writeFileAtomic(path, formatSyncRecord(record), 0o644);
 }
 
+/** A sha as people read it. */
+export function short(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 7) : '(none)';
+}
+
+/** sync's exit code (DESIGN §1): 0 for updated or noop, 1 for error or rolled-back. */
+export function getExitCodeFor(status: SyncStatus): number {
+  return status === 'updated' || status === 'noop' ? 0 : 1;
+}
+
 /** Local time as "2026-03-16 20:29:43". */
 export function formatLocalTime(date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, '0');

@@ -54,6 +54,19 @@ test('install refuses bad input with exit 2 and leaves nothing behind', withTime
   }
 }));
 
+test('install refuses a site folder that would hold the repository (purge would delete it)', withTimeout(T, async () => {
+  const fx = await createFixture();
+  try {
+    // LOCALHOST_OPS_HOME is the folder the clone sits in, and the site is named after it.
+    const r = await fx.cli(fx.installArgs(), { LOCALHOST_OPS_HOME: join(fx.home, 'dev') });
+    assertRefused(r, /and the repository .* overlap/, 'overlapping site folder');
+    assert.ok(existsSync(join(fx.canonical, '.git')), 'the clone is untouched');
+    assert.equal(readdirSync(join(fx.home, 'dev')), ['site']);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
 test('install refuses a port held by another program, naming it', withTimeout(T, async () => {
   const fx = await createFixture();
   try {

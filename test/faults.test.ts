@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, renameSync, writeFileSync, utimesSync, readdirSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync, utimesSync, readdirSync, unlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFixture, sh, withTimeout, waitFor, BIN, type Fixture } from './helpers/fixture.js';
 import { packageJson } from './helpers/site.js';
@@ -168,6 +168,29 @@ test('a stray server on the port is not blamed on main: nothing is marked failed
     assert.is(ok.out.status, 'updated', ok.out.message);
     assert.is(ok.out.sha, sha);
     assert.is((await fx.get()).body, 'site says: after the stray\n');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a server that will not come back on the good commit does not mark that commit failed', withTimeout(T, async () => {
+  const { fx, good } = await installed('heal');
+  try {
+    // Break what the served commit needs without moving main: its installed dependency.
+    await fx.killServer();
+    rmSync(join(fx.worktree, 'node_modules', 'greeting'), { recursive: true, force: true });
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error', r.out.message);
+    assert.is(r.out.failedSha, '', 'the commit that passed before stays good');
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, /did not come back/);
+    // Once the cause is gone the next sync serves it again, without --force.
+    rmSync(join(fx.worktree, 'node_modules'), { recursive: true, force: true });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, good);
+    assert.is((await fx.get()).body, 'site says: heal\n');
   } finally {
     await fx.cleanup();
   }

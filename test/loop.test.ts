@@ -1,7 +1,7 @@
 /** The whole loop on the process backend: install → served → main moves → sync → served. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, statSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, rmSync, readdirSync, symlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFixture, sh, withTimeout, waitFor, type Fixture } from './helpers/fixture.js';
 import { run, isAlive } from '../src/proc.js';
@@ -137,6 +137,40 @@ test('npm ci runs when the lockfile changes and is skipped when it does not', wi
     assert.is((await fx.get()).body, 'site says: content only\n');
     const log = fx.readLog();
     assert.match(log, /deps: skipped: lockfile and Node .* unchanged/);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('a site without package.json deploys, and then its syncs are noops', withTimeout(T, async () => {
+  const fx = await createFixture('with npm');
+  try {
+    const r = await fx.cli(fx.installArgs({ command: 'node server.js --host {host} --port {port}' }));
+    assert.is(r.code, 0, r.stderr);
+    await fx.waitForSyncs(2);
+    const plain = (await import('./helpers/site.js')).SERVER_JS.replace("const greeting = require('greeting');", 'const greeting = { greet: (s) => "plain: " + s };');
+    const sha = await fx.push({ 'package.json': null, 'package-lock.json': null, 'server.js': plain, 'content.txt': 'no npm\n' });
+    const first = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(first.status, 'updated', first.message);
+    assert.is(first.sha, sha);
+    assert.is((await fx.get()).body, 'plain: no npm\n');
+    const second = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(second.status, 'noop', 'nothing to install is current, not a reason to restart');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('install through a symlink to the clone records the real path', withTimeout(T, async () => {
+  const fx = await createFixture('linked');
+  try {
+    const link = join(fx.home, 'site-link');
+    symlinkSync(fx.canonical, link);
+    const r = await fx.cli(fx.installArgs({ repo: link, name: 'site' }));
+    assert.is(r.code, 0, r.stderr);
+    const config = JSON.parse(readFileSync(join(fx.siteDir(), 'config.json'), 'utf8'));
+    assert.is(config.repo, realpathSync(fx.canonical));
+    assert.is((await fx.get()).body, 'site says: linked\n');
   } finally {
     await fx.cleanup();
   }

@@ -9,24 +9,24 @@ import { ensureDir } from '../fsutil.js';
 import { acquireLock } from '../lock.js';
 import { appendLogLine } from '../log.js';
 import { performSync } from '../sync/execute.js';
-import { getSyncExitCode } from '../sync/index.js';
-import { short } from '../sync/plan.js';
+import { short, getExitCodeFor } from '../state.js';
 import { getJobContext, getJobSpecs, loadBackend } from '../service/jobs.js';
 import { readDepsStamp } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { formatUrl } from '../http-probe.js';
+import { waitForHealthy } from '../health.js';
 import { createProgress } from '../ui.js';
 import { verifyBranch, verifyNameFree, verifyNodePin, verifyPaths, verifyPort, verifyRepo, verifyService } from './validate.js';
 import { readTextOrNull } from '../fsutil.js';
 import { join } from 'node:path';
 
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  const config = { ...parseInstallFlags(flags), jobs: getJobContext() };
+  let config = { ...parseInstallFlags(flags), jobs: getJobContext() };
   const progress = await createProgress('checking the repository');
   try {
     verifyService(config);
     verifyNodePin(config);
-    await verifyRepo(config);
+    config = { ...config, repo: await verifyRepo(config) };
     verifyPaths(config);
     verifyNameFree(config);
     await verifyPort(config);
@@ -55,6 +55,12 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       const { node } = await getNodeFor(config, pkg, readDepsStamp(paths.worktree));
       const backend = await loadBackend(config.service);
       touched = await backend.apply(site, getJobSpecs(site, node.binDir));
+      if (touched.includes('server')) {
+        // A reloaded server job starts a new server: wait for it, as the first sync did.
+        progress.update('waiting for the server');
+        const health = await waitForHealthy(config, paths.worktree, () => backend.isServerRunning(site));
+        appendLogLine(paths.syncLog, `[${process.pid}] install: server job reloaded; ${health.healthy ? 'healthy' : `not healthy: ${health.reason}`}`);
+      }
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');
       verdict = await (await import('../doctor/index.js')).getInstallVerdict(site);
@@ -64,7 +70,7 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
     progress.stop();
     printSummary(site, rec.status, rec.sha, rec.message, touched, changed);
     process.stdout.write(verdict.text);
-    return Math.max(getSyncExitCode(rec), verdict.exitCode);
+    return Math.max(getExitCodeFor(rec.status), verdict.exitCode);
   } finally {
     progress.stop();
   }

@@ -1,5 +1,5 @@
 /** Everything install checks before it writes anything. Each failure is a UserError (exit 2). */
-import { statSync, accessSync, constants } from 'node:fs';
+import { statSync, accessSync, constants, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { listSiteNames, readSiteConfig, type SiteConfig } from '../config.js';
@@ -9,7 +9,8 @@ import { getListeners, isInside, isPortFree } from '../procinfo.js';
 import { describeListener, isSiteServer } from '../health.js';
 import { findOnPath } from '../fsutil.js';
 
-export async function verifyRepo(config: SiteConfig): Promise<void> {
+/** Checks the repo; returns its real path (git reports real paths, and a symlink must not confuse us). */
+export async function verifyRepo(config: SiteConfig): Promise<string> {
   const repo = config.repo;
   let isDir = false;
   try {
@@ -20,7 +21,7 @@ export async function verifyRepo(config: SiteConfig): Promise<void> {
   if (!isDir) throw new UserError(`There is no folder at ${tildify(repo)}.`, 'Pass --repo with the path of your clone of the site.');
   const top = await git.getRepoTop(repo);
   if (top === null) throw new UserError(`${tildify(repo)} is not a git repository.`, 'Pass --repo with the path of a git clone of the site.');
-  if (resolve(top) !== resolve(repo)) {
+  if (realpathSync(top) !== realpathSync(repo)) {
     throw new UserError(`${tildify(repo)} is inside the repository ${tildify(top)}, not its top folder.`, `Pass --repo ${tildify(top)}.`);
   }
   if (git.getWorktreeGitDir(repo) !== null) {
@@ -29,6 +30,7 @@ export async function verifyRepo(config: SiteConfig): Promise<void> {
   if (!(await git.hasRemote(repo, config.remote))) {
     throw new UserError(`${tildify(repo)} has no remote named "${config.remote}".`, `Pass --remote with one of its remotes (git -C ${tildify(repo)} remote -v).`);
   }
+  return realpathSync(repo);
 }
 
 /** Fetches the branch; a branch the remote lacks is bad input, an unreachable forge is not. */
@@ -54,8 +56,9 @@ export function verifyPaths(config: SiteConfig): void {
       );
     }
   }
-  if (isInside(paths.dir, config.repo)) {
-    throw new UserError(`The site folder ${tildify(paths.dir)} would sit inside the repository ${tildify(config.repo)}.`, 'Set LOCALHOST_OPS_HOME to a folder outside the repository.');
+  // Either way round is refused: uninstall --purge deletes the site folder.
+  if (isInside(paths.dir, config.repo) || isInside(config.repo, paths.dir)) {
+    throw new UserError(`The site folder ${tildify(paths.dir)} and the repository ${tildify(config.repo)} overlap.`, 'Set LOCALHOST_OPS_HOME to a folder apart from the repository, or pass another --name.');
   }
 }
 

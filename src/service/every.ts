@@ -3,7 +3,7 @@
  * every `seconds`, a fresh process each time, as launchd would. A run still going when the
  * next is due delays it rather than overlapping.
  */
-import { run } from '../proc.js';
+import { run, sleep } from '../proc.js';
 
 export async function runEvery(seconds: number, argv: string[], logFile: string): Promise<never> {
   const [file, ...args] = argv;
@@ -15,6 +15,6 @@ export async function runEvery(seconds: number, argv: string[], logFile: string)
       // a program that cannot start is retried next interval, like launchd does
     }
     const wait = Math.max(1000, seconds * 1000 - (Date.now() - start));
-    await new Promise((r) => setTimeout(r, wait));
+    await sleep(wait);
   }
 }

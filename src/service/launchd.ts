@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { OpsError, describeError, oneLine } from '../errors.js';
 import { ensureDir, findOnPath, readTextOrNull, writeFileIfChanged } from '../fsutil.js';
 import { getHome } from '../paths.js';
-import { run, type RunResult } from '../proc.js';
+import { run, sleep, type RunResult } from '../proc.js';
 import { getLabel, type JobKind, type JobSpec, type JobStatus, type ServiceBackend } from './jobs.js';
 
 /** `launchctl print` of a service the domain does not hold ("Could not find service"). */
@@ -22,7 +22,6 @@ const BOOTSTRAP_RETRY_MS = 5000;
 const UNLOAD_TIMEOUT_MS = 30_000;
 const START_WAIT_MS = 5000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** ~/Library/LaunchAgents/<label>.plist, with HOME taken from the environment. */
 export function getAgentPath(label: string, home = getHome()): string {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { unlinkSync } from 'node:fs';
 import type { Site } from '../config.js';
-import { ensureDir, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../fsutil.js';
+import { ensureDir, isFromBeforeBoot, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../fsutil.js';
 import { isAlive, spawnDetached, stopGroup } from '../proc.js';
 import { getToolEntry } from '../paths.js';
 import type { JobKind, JobSpec, JobStatus, ServiceBackend } from './jobs.js';
@@ -15,7 +15,9 @@ function files(site: Site, kind: JobKind) {
 }
 
 function readPid(site: Site, kind: JobKind): number | null {
-  const pid = Number(readTextOrNull(files(site, kind).pid)?.trim());
+  const file = files(site, kind).pid;
+  if (isFromBeforeBoot(file)) return null;
+  const pid = Number(readTextOrNull(file)?.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 

@@ -2,17 +2,17 @@
  * Steps 7–10 for one commit: align the mirror, install dependencies if needed, restart the
  * server, and pass the health gate. Used for the target, for a rollback and for a heal.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site } from '../config.js';
 import * as git from '../git.js';
-import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isDepsCurrent, installDeps, hasPackageJson } from '../deps.js';
-import { getNodeFor } from '../pinned-node.js';
+import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isMirrorDepsCurrent, installDeps } from '../deps.js';
+import { getNodeFor, getNodeKey } from '../pinned-node.js';
 import { waitForHealthy } from '../health.js';
 import { getJobSpecs, loadBackend, type JobSpec } from '../service/jobs.js';
 import { describeError } from '../errors.js';
+import { getFileId, readTextOrNull } from '../fsutil.js';
 import type { NodeInstall } from '../node-runtime.js';
-import { short } from './plan.js';
+import { short } from '../state.js';
 
 export interface DeployContext {
   site: Site;
@@ -25,16 +25,10 @@ export interface DeployResult {
   ok: boolean;
   depsInstalled: boolean;
   reason: string;
-  /** 'environment': a foreign program held the port, so the commit itself is not to blame. */
+  /** 'environment': git, the service manager or another program on the port failed, not the commit. */
   blame: 'commit' | 'environment' | null;
-}
-
-function readPackageJson(worktree: string): string | null {
-  try {
-    return readFileSync(join(worktree, 'package.json'), 'utf8');
-  } catch {
-    return null;
-  }
+  /** Another program held the port. */
+  foreign: boolean;
 }
 
 /**
@@ -54,14 +48,13 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     }
     stage = 'node';
     const stamp = readDepsStamp(worktree);
-    const { node, key } = preflighted
-      ? { node: preflighted, key: (await getNodeFor(site.config, readPackageJson(worktree), null)).key }
-      : await getNodeFor(site.config, readPackageJson(worktree), stamp);
+    const pkg = readTextOrNull(join(worktree, 'package.json'));
+    const { node, key } = preflighted ? { node: preflighted, key: getNodeKey(site.config, pkg) } : await getNodeFor(site.config, pkg, stamp);
     stage = 'dependencies';
     const lockHash = getLockHashOf(readLockfile(worktree));
-    if (!hasPackageJson(worktree)) {
+    if (pkg === null) {
       log('deps', 'skipped: no package.json');
-    } else if (isDepsCurrent(stamp, lockHash, node)) {
+    } else if (isMirrorDepsCurrent(worktree, stamp, node)) {
       log('deps', `skipped: lockfile and Node ${node.version} unchanged`);
     } else {
       log('deps', `npm ci under Node ${node.version} (${node.bin})`);
@@ -75,8 +68,8 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
       log('deps', `installed in ${Date.now() - started} ms`);
     }
     // Written even when skipped, so the Node choice is remembered for the next no-op.
-    if (hasPackageJson(worktree) && (depsInstalled || stamp)) {
-      writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
+    if (pkg !== null && (depsInstalled || stamp)) {
+      writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeId: getFileId(node.bin), nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
     }
     stage = 'restart';
     const backend = await loadBackend(site.config.service);
@@ -86,11 +79,13 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     stage = 'health';
     const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));
     log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
-    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null };
-    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit' };
+    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false };
+    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit', foreign: health.foreign };
   } catch (err) {
     const reason = `${stage}: ${describeError(err)}`;
     log(stage, `failed: ${describeError(err)}`);
-    return { ok: false, depsInstalled, reason, blame: 'commit' };
+    // A reset or a restart that fails is git, the disk or the service manager, not the commit.
+    const blame = stage === 'align' || stage === 'restart' ? 'environment' : 'commit';
+    return { ok: false, depsInstalled, reason, blame, foreign: false };
   }
 }

@@ -2,22 +2,22 @@
  * One sync (DESIGN §3), start to finish: gather facts, ask plan.ts, act, record.
  * Never throws for a failed step: every outcome ends in last-sync.env.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site } from '../config.js';
 import * as git from '../git.js';
 import { acquireLock, type Lock } from '../lock.js';
 import { appendLogLine, rotateIfLarge } from '../log.js';
-import { ensureDir } from '../fsutil.js';
+import { ensureDir, readTextOrNull } from '../fsutil.js';
 import { describeError, describeWithFix, oneLine } from '../errors.js';
-import { readSyncRecord, writeSyncRecord, formatLocalTime, type SyncRecord } from '../state.js';
-import { getLockHashOf, readLockfile, readDepsStamp, isDepsCurrent } from '../deps.js';
+import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../state.js';
+import { readDepsStamp, isMirrorDepsCurrent } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import type { NodeInstall } from '../node-runtime.js';
-import { checkHealth } from '../health.js';
+import { getHealth } from '../health.js';
 import { getMirrorFacts, repairMirror } from './mirror.js';
 import type { DeployContext, DeployResult } from './deploy.js';
-import { getRecreateAt, isKnownBad, planRecovery, planRepair, planUpdate, short } from './plan.js';
+import { getRecreateAt, isKnownBad, planRecovery, planRepair, planUpdate } from './plan.js';
 
 export interface SyncOptions {
   force: boolean;
@@ -43,12 +43,13 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   const started = Date.now();
   const { paths } = site;
   ensureDir(paths.logs);
-  rotateLogs(paths.logs);
   const log = (step: string, message: string) => {
     appendLogLine(paths.syncLog, `[${process.pid}] ${step}: ${message}`);
     opts.progress?.(`${step}: ${message}`);
   };
   const lock = opts.lock ?? (await acquireLock(paths.lock));
+  // Under the lock: two syncs rotating the same 5 MB log at once would lose lines.
+  rotateLogs(paths.logs);
   if (!opts.lock) {
     log('lock', lock.tookOverFrom ? `took over a stale lock from pid ${lock.tookOverFrom}` : lock.waitedMs > 200 ? `waited ${lock.waitedMs} ms for another sync` : 'acquired');
   }
@@ -124,8 +125,7 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   // 4. Mirror present and sane.
   const repairs = planRepair(facts);
   if (repairs.length) {
-    const at = hold && rec.goodSha ? rec.goodSha : getRecreateAt(rec.goodSha, target);
-    for (const line of await repairMirror(site, repairs, at)) log('repair', line);
+    for (const line of await repairMirror(site, repairs, getRecreateAt(rec.goodSha, target))) log('repair', line);
     head = (await getMirrorFacts(site, targetRef)).head;
   }
   rec.sha = head.head ?? '';
@@ -138,7 +138,7 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   // 5. Preflight: a Node for the target's engines, before the mirror is touched.
   const dirty = await git.getDirtyPaths(paths.worktree);
   const onTarget = head.head === target && dirty.length === 0;
-  const pkg = onTarget ? readText(join(paths.worktree, 'package.json')) : await git.showFile(config.repo, target, 'package.json');
+  const pkg = onTarget ? readTextOrNull(join(paths.worktree, 'package.json')) : await git.showFile(config.repo, target, 'package.json');
   const stamp = onTarget ? readDepsStamp(paths.worktree) : null;
   let node;
   try {
@@ -151,8 +151,8 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   log('preflight', `Node ${node.version} (${node.bin})`);
 
   // 6. Noop? Only probe the server when nothing else forces an update anyway.
-  const depsCurrent = onTarget ? isDepsCurrent(stamp, getLockHashOf(readLockfile(paths.worktree)), node) : null;
-  const health = depsCurrent ? await checkHealth(config, paths.worktree) : null;
+  const depsCurrent = onTarget ? isMirrorDepsCurrent(paths.worktree, stamp, node) : null;
+  const health = depsCurrent ? await getHealth(config, paths.worktree) : null;
   const plan = planUpdate({ head: head.head, target, clean: dirty.length === 0, depsCurrent, serverHealthy: health ? health.healthy : null });
   if (plan.kind === 'noop') {
     succeed(rec, target, 'noop', `main ${short(target)} is served; nothing to do.`);
@@ -168,10 +168,16 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
     return;
   }
   if (result.blame === 'environment') {
-    // Another program holds the port: not this commit's fault, and a rollback would meet
-    // the same program. Nothing is marked failed; the next sync tries again.
+    // Not this commit's fault (another program on the port, git or the service manager
+    // failing), and a rollback would meet the same cause. Nothing is marked failed.
+    rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
+    rec.message = `Could not serve main ${short(target)}: ${result.reason}. ${result.foreign ? 'Stop that program, then run localhost-ops sync.' : 'The next sync tries again.'}`;
+    return;
+  }
+  if (target === rec.goodSha) {
+    // A heal of the commit that already passed the gate: it stays good, and is retried.
     rec.sha = target;
-    rec.message = `Could not serve main ${short(target)}: ${result.reason}. Stop that program, then run localhost-ops sync.`;
+    rec.message = `The server on main ${short(target)} did not come back (${result.reason}); the next sync tries again.`;
     return;
   }
   rec.failedSha = target;
@@ -220,8 +226,8 @@ async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string 
     log('hold', rec.message);
     return;
   }
-  const dirty = head === rec.goodSha ? await git.getDirtyPaths(site.paths.worktree) : ['moved'];
-  const health = dirty.length === 0 ? await checkHealth(site.config, site.paths.worktree) : null;
+  const aligned = head === rec.goodSha && (await git.getDirtyPaths(site.paths.worktree)).length === 0;
+  const health = aligned ? await getHealth(site.config, site.paths.worktree) : null;
   rec.status = 'rolled-back';
   if (health?.healthy) {
     rec.sha = rec.goodSha;
@@ -230,7 +236,7 @@ async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string 
     return;
   }
   log('hold', `main ${short(target)} is known bad; healing the server on ${short(rec.goodSha)}`);
-  const healed = await deploy(ctx, rec.goodSha, dirty.length > 0);
+  const healed = await deploy(ctx, rec.goodSha, !aligned);
   if (healed.depsInstalled) rec.deps = 'installed';
   rec.sha = rec.goodSha;
   if (healed.ok) {
@@ -238,13 +244,5 @@ async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string 
   } else {
     rec.status = 'error';
     rec.message = `main ${short(target)} failed before, and the server on ${short(rec.goodSha)} did not come back (${healed.reason}).`;
-  }
-}
-
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
   }
 }

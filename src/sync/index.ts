@@ -1,6 +1,6 @@
 /** `sync`: one realignment now. Thin: the work is in execute.ts. */
 import { resolveSite } from '../config.js';
-import { short } from './plan.js';
+import { short, getExitCodeFor } from '../state.js';
 import { performSync } from './execute.js';
 import type { SyncRecord } from '../state.js';
 
@@ -18,10 +18,6 @@ export function toJson(rec: SyncRecord) {
   };
 }
 
-export function getSyncExitCode(rec: SyncRecord): number {
-  return rec.status === 'updated' || rec.status === 'noop' ? 0 : 1;
-}
-
 export async function syncCommand(argv: { name?: string; force?: boolean; json?: boolean }): Promise<number> {
   const site = resolveSite(argv.name);
   const tty = process.stderr.isTTY === true && !argv.json;
@@ -34,5 +30,5 @@ export async function syncCommand(argv: { name?: string; force?: boolean; json?:
   } else {
     process.stdout.write(`${rec.status}: ${rec.message} (sha ${short(rec.sha)}, ${rec.durationMs} ms)\n`);
   }
-  return getSyncExitCode(rec);
+  return getExitCodeFor(rec.status);
 }

@@ -1,31 +1,10 @@
 /** Step 4: bring the mirror back to a sane worktree of the canonical repo. */
-import { existsSync, statSync, unlinkSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, unlinkSync, rmSync } from 'node:fs';
 import type { Site } from '../config.js';
 import * as git from '../git.js';
-import { hasGitProcessIn } from '../procinfo.js';
 import { WORKTREE_BRANCH } from '../paths.js';
-import { short, type MirrorFacts, type RepairStep } from './plan.js';
-
-const INDEX_LOCK_GRACE_MS = 2000;
-
-function getIndexLock(worktree: string): string | null {
-  const gitDir = git.getWorktreeGitDir(worktree);
-  return gitDir ? join(gitDir, 'index.lock') : null;
-}
-
-async function isIndexLockStale(worktree: string): Promise<boolean> {
-  const lock = getIndexLock(worktree);
-  if (!lock) return false;
-  let age: number;
-  try {
-    age = Date.now() - statSync(lock).mtimeMs;
-  } catch {
-    return false;
-  }
-  // A lock only a moment old may belong to a git that is still starting.
-  return age > INDEX_LOCK_GRACE_MS && !(await hasGitProcessIn(worktree));
-}
+import type { MirrorFacts, RepairStep } from './plan.js';
+import { short } from '../state.js';
 
 /**
  * The mirror's state, its HEAD and the sha of `targetRef`: one git spawn when the mirror is
@@ -40,7 +19,7 @@ export async function getMirrorFacts(site: Site, targetRef: string): Promise<{ f
     target: present ? head.also : await git.getRefSha(site.config.repo, targetRef),
     facts: {
       present,
-      staleIndexLock: present && (await isIndexLockStale(worktree)),
+      staleIndexLock: present && (await git.getStaleIndexLockAge(worktree)) !== null,
       onSyncBranch: head.branchRef === `refs/heads/${WORKTREE_BRANCH}`,
     },
   };
@@ -59,7 +38,7 @@ export async function repairMirror(site: Site, steps: RepairStep[], recreateAt: 
       await git.addWorktree(repo, worktree, recreateAt);
       done.push(`recreated the mirror at ${short(recreateAt)}`);
     } else if (step === 'remove-index-lock') {
-      const lock = getIndexLock(worktree);
+      const lock = git.getIndexLockPath(worktree);
       if (lock) unlinkSync(lock);
       done.push('removed a stale index.lock');
     } else {

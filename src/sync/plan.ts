@@ -2,6 +2,7 @@
  * The sync's decisions, as plain functions over data (DESIGN §3). The executor gathers
  * the facts, asks these, and acts; tests drive them with tables.
  */
+import { short } from '../state.js';
 
 export interface MirrorFacts {
   /** The worktree folder exists and is registered as a worktree of the canonical repo. */
@@ -67,8 +68,4 @@ export type RecoveryPlan =
 export function planRecovery(lastGood: string, target: string): RecoveryPlan {
   if (lastGood && lastGood !== target) return { kind: 'rollback', to: lastGood };
   return { kind: 'give-up' };
-}
-
-export function short(sha: string | null | undefined): string {
-  return sha ? sha.slice(0, 7) : '(none)';
 }

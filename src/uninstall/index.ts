@@ -2,14 +2,15 @@
  * `uninstall`: stop and remove both jobs and free the port. --purge also removes the
  * worktree, its branch and the site's folder. The canonical repo's own work is untouched.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { resolveSite } from '../config.js';
 import { loadBackend } from '../service/jobs.js';
 import { removeWorktree, deleteSyncBranch } from '../git.js';
-import { getListeners } from '../procinfo.js';
+import { getListeners, isInside } from '../procinfo.js';
 import { isSiteServer } from '../health.js';
 import { OpsError } from '../errors.js';
 import { acquireLock } from '../lock.js';
+import { sleep } from '../proc.js';
 import { tildify } from '../paths.js';
 
 async function waitForPortReleased(port: number, worktree: string, timeoutMs = 15_000): Promise<boolean> {
@@ -18,7 +19,7 @@ async function waitForPortReleased(port: number, worktree: string, timeoutMs = 1
     const ours = (await getListeners(port)).filter((l) => isSiteServer(l, worktree));
     if (ours.length === 0) return true;
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -38,8 +39,15 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
   }
   const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`];
   if (argv.purge) {
-    await removeWorktree(config.repo, paths.worktree);
-    await deleteSyncBranch(config.repo);
+    if (isInside(config.repo, paths.dir)) {
+      throw new OpsError(`The repository ${tildify(config.repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`, `Remove ${tildify(paths.worktree)} by hand if you want it gone.`);
+    }
+    if (existsSync(config.repo)) {
+      await removeWorktree(config.repo, paths.worktree);
+      await deleteSyncBranch(config.repo);
+    } else {
+      lines.push(`The repository ${tildify(config.repo)} is gone, so only the site folder was removed.`);
+    }
     rmSync(paths.dir, { recursive: true, force: true });
     lines.push(`Removed the mirror, the localhost-sync branch and ${tildify(paths.dir)}.`);
   } else {

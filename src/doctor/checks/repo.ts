@@ -1,10 +1,10 @@
 /** The git side: the canonical repo, the mirror, its cleanliness, and whether it serves main. */
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import * as git from '../../git.js';
 import { isInside } from '../../procinfo.js';
 import { WORKTREE_BRANCH } from '../../paths.js';
-import { short } from '../../sync/plan.js';
+import { short } from '../../state.js';
 import { installCommand, syncCommand } from '../fixes.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
 
@@ -67,15 +67,8 @@ export const worktree: Check = {
       const on = branchRef ? `branch ${branchRef.replace('refs/heads/', '')}` : 'a detached HEAD';
       return fail(`the mirror is on ${on}, not ${WORKTREE_BRANCH}`, `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`, sync, { evidence });
     }
-    const lock = join(git.getWorktreeGitDir(dir) ?? dir, 'index.lock');
-    let lockAge = -1;
-    try {
-      lockAge = Date.now() - statSync(lock).mtimeMs;
-    } catch {
-      // no lock: the usual case
-    }
-    // A moment-old lock belongs to a git still running (the sync job, perhaps).
-    if (lockAge > 10_000) {
+    const lockAge = await git.getStaleIndexLockAge(dir);
+    if (lockAge !== null) {
       return warn(`a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`, `Run ${sync}: it removes an index.lock no git process holds.`, sync, { evidence });
     }
     return ok(`${dir} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });

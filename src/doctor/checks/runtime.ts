@@ -5,7 +5,7 @@ import * as git from '../../git.js';
 import { describeEngines, getEngines, getNodeInstallCommand, resolveNode, type Engines, type NodeInstall } from '../../node-runtime.js';
 import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } from '../../deps.js';
 import { describeError, OpsError, UserError } from '../../errors.js';
-import { short } from '../../sync/plan.js';
+import { short } from '../../state.js';
 import { syncCommand } from '../fixes.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 import type { DoctorContext } from '../context.js';

@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { getToolEntry, isExternalVolume } from '../../paths.js';
 import { parseLocalTime } from '../../state.js';
-import { short } from '../../sync/plan.js';
+import { short } from '../../state.js';
 import { installCommand, syncCommand } from '../fixes.js';
 import { fail, ok, warn, type Check } from '../types.js';
 
