@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { listSiteNames, readSiteConfig, type SiteConfig } from '../config.js';
 import * as git from '../git.js';
-import { getSitePaths, getToolEntry, isExternalVolume, tildify } from '../paths.js';
+import { getExternalVolumePath, getSitePaths, tildify } from '../paths.js';
 import { getListeners, isInside, isPortFree } from '../procinfo.js';
 import { describeListener, isSiteServer } from '../health.js';
 import { findOnPath } from '../fsutil.js';
@@ -48,13 +48,12 @@ export async function verifyBranch(config: SiteConfig): Promise<void> {
 
 export function verifyPaths(config: SiteConfig): void {
   const paths = getSitePaths(config.name);
-  for (const [what, path] of [['site folder', paths.dir], ['mirror', paths.worktree], ['tool', getToolEntry()]] as const) {
-    if (isExternalVolume(path)) {
-      throw new UserError(
-        `The ${what} ${path} is on an external volume, where launchd refuses to run programs ("Operation not permitted", exit 78) and npm fails with EPERM.`,
-        what === 'tool' ? 'Install localhost-ops on the internal disk.' : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
-      );
-    }
+  const external = getExternalVolumePath(paths);
+  if (external) {
+    throw new UserError(
+      `The ${external.what} ${external.path} is on an external volume, where launchd refuses to run programs ("Operation not permitted", exit 78) and npm fails with EPERM.`,
+      external.what === 'tool' ? 'Install localhost-ops on the internal disk.' : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
+    );
   }
   // Either way round is refused: uninstall --purge deletes the site folder.
   if (isInside(paths.dir, config.repo) || isInside(config.repo, paths.dir)) {

@@ -21,7 +21,7 @@ function readPid(site: Site, kind: JobKind): number | null {
   return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
-function sameSpec(a: JobSpec | null, b: JobSpec): boolean {
+function isSameSpec(a: JobSpec | null, b: JobSpec): boolean {
   return a !== null && JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -60,7 +60,7 @@ export const processBackend: ServiceBackend = {
     const touched: JobKind[] = [];
     for (const spec of specs) {
       const installed = readJsonOrNull<JobSpec>(files(site, spec.kind).spec);
-      if (sameSpec(installed, spec) && isRunning(site, spec.kind)) continue;
+      if (isSameSpec(installed, spec) && isRunning(site, spec.kind)) continue;
       await stop(site, spec.kind);
       start(site, spec);
       touched.push(spec.kind);
@@ -87,7 +87,7 @@ export const processBackend: ServiceBackend = {
         running,
         pid: running ? pid : null,
         lastExit: null,
-        current: sameSpec(installed, spec),
+        current: isSameSpec(installed, spec),
         detail: running ? `pid ${pid}` : pid !== null ? `pid ${pid} is gone` : 'not started',
       };
     };

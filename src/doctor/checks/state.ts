@@ -1,6 +1,6 @@
 /** The tool's own footing: the last sync's record, and where things live on disk. */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { getToolEntry, isExternalVolume } from '../../paths.js';
+import { getExternalVolumePath, getToolEntry } from '../../paths.js';
 import { parseLocalTime } from '../../state.js';
 import { short } from '../../state.js';
 import { installCommand, syncCommand } from '../fixes.js';
@@ -87,15 +87,14 @@ export const paths: Check = {
     const tool = getToolEntry();
     const install = installCommand(ctx.config);
     const evidence = [`site folder ${dir}`, `mirror ${worktree}`, `tool ${tool}`];
-    for (const [what, path] of [['site folder', dir], ['mirror', worktree], ['tool', tool]] as const) {
-      if (isExternalVolume(path)) {
-        return fail(
-          `the ${what} ${path} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
-          what === 'tool' ? 'Install localhost-ops on the internal disk, then run install again.' : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
-          undefined,
-          { evidence },
-        );
-      }
+    const external = getExternalVolumePath(ctx.paths, tool);
+    if (external) {
+      return fail(
+        `the ${external.what} ${external.path} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
+        external.what === 'tool' ? 'Install localhost-ops on the internal disk, then run install again.' : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
+        undefined,
+        { evidence },
+      );
     }
     try {
       accessSync(dir, constants.W_OK);
