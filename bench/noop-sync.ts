@@ -63,11 +63,18 @@ try {
   console.log(`pushed commit served after:    median ${median(served).toFixed(0)} ms from sync start (max ${Math.max(...served)}; goal < 5000)`);
 
   if (findOnPath('strace')) {
+    // The first sync after the updates changes status (updated → noop) and so writes
+    // last-diagnosis.txt; the steady state is the one after it.
+    await run(process.execPath, toolArgs, { env, cwd: ROOT });
     const trace = join(fx.root, 'trace');
     await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, ...toolArgs], { env, cwd: ROOT });
     const text = (await import('node:fs')).readFileSync(trace, 'utf8');
     // Only the execve calls that succeeded: a PATH search tries several folders first.
-    const execs = [...text.matchAll(/execve\("([^"]+)", \[([^\]]*)\][^\n]*= 0$/gm)].map((m) => `${m[1].split('/').pop()} ${m[2].split(', ').slice(1, 3).join(' ')}`);
+    const execs = [...text.matchAll(/execve\("([^"]+)", \[([^\]]*)\][^\n]*= 0$/gm)].map((m) => {
+      const argv = m[2].split(', ').slice(1).map((a) => a.replace(/^"|"$/g, ''));
+      const sub = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '-c')[0] ?? '';
+      return `${m[1].split('/').pop()} ${sub}`.trim();
+    });
     console.log(`programs a noop sync starts:   ${execs.length} → ${execs.join(' | ')}`);
     const extra = execs.slice(1).filter((e) => /^(node|npm|npx)\b/.test(e));
     console.log(`npm or node children:          ${extra.length}`);
