@@ -35,6 +35,8 @@ export interface SiteConfig {
 export interface JobContext {
   node: string;
   entry: string;
+  /** The bin folder of the Node main was pinned to at install: first on the jobs' PATH. */
+  pinnedBinDir: string;
   pathDirs: string[];
   env: Record<string, string>;
 }

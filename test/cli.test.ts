@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFixture, withTimeout, type Fixture, type CliResult } from './helpers/fixture.js';
+import { packageJson } from './helpers/site.js';
 
 const T = 120_000;
 
@@ -62,6 +63,21 @@ test('install refuses a site folder that would hold the repository (purge would 
     assertRefused(r, /and the repository .* overlap/, 'overlapping site folder');
     assert.ok(existsSync(join(fx.canonical, '.git')), 'the clone is untouched');
     assert.equal(readdirSync(join(fx.home, 'dev')), ['site']);
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
+test('install on a main no installed Node can run fails before writing anything', withTimeout(T, async () => {
+  const fx = await createFixture();
+  try {
+    await fx.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) });
+    const r = await fx.cli(fx.installArgs());
+    assert.is(r.code, 1, r.stderr);
+    assert.is(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /No installed Node satisfies node ">=99"/);
+    assert.match(r.stderr, /nvm install 99/);
+    assertNothingCreated(fx, 'no Node for main');
   } finally {
     await fx.cleanup();
   }

@@ -30,8 +30,8 @@ function readPlist(path: string): Dict {
 }
 
 /** Just what getJobSpecs reads of a site, with the job context install would record. */
-function siteFor(opsHome: string, name = 'site', interval = 3600, env: Record<string, string> = { HOME: '/Users/me' }, tool = '/opt/localhost-ops'): Site {
-  const jobs = { node: '/usr/local/bin/node', entry: join(tool, 'bin', 'localhost-ops.js'), pathDirs: ['/usr/local/bin', '/usr/bin'], env };
+function siteFor(opsHome: string, name = 'site', interval = 3600, env: Record<string, string> = { HOME: '/Users/me' }, tool = '/opt/localhost-ops', pinnedBinDir = '/opt/node@22/bin'): Site {
+  const jobs = { node: '/usr/local/bin/node', entry: join(tool, 'bin', 'localhost-ops.js'), pinnedBinDir, pathDirs: ['/usr/local/bin', '/usr/bin'], env };
   const config = { name, interval, service: 'launchd', jobs } as SiteConfig;
   return { name, config, paths: getSitePaths(name, opsHome) };
 }
@@ -45,8 +45,8 @@ const AWKWARD = join(tmpdir(), `we ird & <dir> "quoted" 'single' ünïcødé 日
 render('paths with spaces, &, <, quotes and non-ASCII survive the round trip (plist and plistlib)', withTimeout(30_000, async () => {
   const root = mkdtempSync(join(tmpdir(), 'lops-render-'));
   try {
-    const site = siteFor(join(AWKWARD, 'ops-local'), 'site', 3600, { HOME: AWKWARD, LOCALHOST_OPS_HOME: join(AWKWARD, 'ops-local') }, join(AWKWARD, 'tool'));
-    const specs = getJobSpecs(site, `${AWKWARD}/node/bin`);
+    const site = siteFor(join(AWKWARD, 'ops-local'), 'site', 3600, { HOME: AWKWARD, LOCALHOST_OPS_HOME: join(AWKWARD, 'ops-local') }, join(AWKWARD, 'tool'), `${AWKWARD}/node/bin`);
+    const specs = getJobSpecs(site);
     for (const spec of specs) {
       const text = renderAgentText(spec);
       assert.ok(text.endsWith('</plist>\n'), 'ends with a newline');
@@ -69,7 +69,7 @@ render('paths with spaces, &, <, quotes and non-ASCII survive the round trip (pl
 }));
 
 render('sync and server agents carry their own keys, in the template order', () => {
-  const [sync, server] = getJobSpecs(siteFor('/tmp/x', 'site', 120), '/opt/node/bin');
+  const [sync, server] = getJobSpecs(siteFor('/tmp/x', 'site', 120));
   const s = renderAgent(sync, parseTemplate(readTemplate('sync')));
   assert.is(s.StartInterval, 120);
   assert.is(s.ProcessType, 'Background');
@@ -89,12 +89,12 @@ render('sync and server agents carry their own keys, in the template order', () 
 
 render('job specs come from the recorded context, not from whoever runs the sync', () => {
   const site = siteFor('/tmp/x');
-  const before = getJobSpecs(site, '/opt/node@22/bin');
+  const before = getJobSpecs(site);
   const saved = { ...process.env };
   try {
     process.env.LOCALHOST_OPS_HOME = '/somewhere/else';
     process.env.PATH = '/another/shell/bin';
-    assert.equal(getJobSpecs(site, '/opt/node@22/bin'), before);
+    assert.equal(getJobSpecs(site), before);
   } finally {
     process.env = saved;
   }
@@ -106,7 +106,7 @@ render('job specs come from the recorded context, not from whoever runs the sync
 });
 
 render('a control character is refused with the value named', () => {
-  const [sync] = getJobSpecs(siteFor('/tmp/a\nb'), '/usr/bin');
+  const [sync] = getJobSpecs(siteFor('/tmp/a\nb'));
   assert.throws(() => renderAgentText(sync), /control character/);
 });
 

@@ -13,7 +13,7 @@ import { readDepsStamp } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { describeError } from '../errors.js';
 import { readTextOrNull } from '../fsutil.js';
-import { getSelfNode, type NodeInstall } from '../node-runtime.js';
+import type { NodeInstall } from '../node-runtime.js';
 import { getJobSpecs, loadBackend, type JobSpec, type ServiceStatus } from '../service/jobs.js';
 
 import { readInstalledJobs, type InstalledJobs } from './installed.js';
@@ -67,8 +67,6 @@ export interface ServiceFacts {
   /** What install would write now. */
   specs: JobSpec[];
   installed: InstalledJobs;
-  /** Why the definitions could not be rendered for comparison, if they could not. */
-  specsNote: string | null;
 }
 
 export class DoctorContext {
@@ -128,12 +126,10 @@ export class DoctorContext {
 
   readonly service = lazy(() =>
     settle(async (): Promise<ServiceFacts> => {
-      const node = await this.servedNode();
-      const specs = getJobSpecs(this.site, (node.ok ? node.value : getSelfNode()).binDir);
-      const specsNote = node.ok ? null : `compared with the Node running doctor, as no Node fits the served commit (${describeError(node.error)})`;
+      const specs = getJobSpecs(this.site);
       const backend = await loadBackend(this.config.service);
       const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledJobs(this.site)]);
-      return { status, specs, installed, specsNote };
+      return { status, specs, installed };
     }),
   );
 }

@@ -11,17 +11,13 @@ import { appendLogLine } from '../log.js';
 import { performSync } from '../sync/execute.js';
 import { short, getExitCodeFor } from '../state.js';
 import { getJobContext, getJobSpecs, loadBackend } from '../service/jobs.js';
-import { readDepsStamp } from '../deps.js';
-import { getNodeFor } from '../pinned-node.js';
 import { formatUrl } from '../http-probe.js';
 import { waitForHealthy } from '../health.js';
 import { createProgress } from '../ui.js';
-import { verifyBranch, verifyNameFree, verifyNodePin, verifyPaths, verifyPort, verifyRepo, verifyService } from './validate.js';
-import { readTextOrNull } from '../fsutil.js';
-import { join } from 'node:path';
+import { resolveMainNode, verifyBranch, verifyNameFree, verifyNodePin, verifyPaths, verifyPort, verifyRepo, verifyService } from './validate.js';
 
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  let config = { ...parseInstallFlags(flags), jobs: getJobContext() };
+  let config = parseInstallFlags(flags);
   const progress = await createProgress('checking the repository');
   try {
     verifyService(config);
@@ -32,6 +28,10 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
     await verifyPort(config);
     progress.update(`fetching ${config.remote}/${config.branch}`);
     await verifyBranch(config);
+    progress.update('finding a Node for main');
+    // Before anything is written: no Node for main's engines means nothing could run.
+    const node = await resolveMainNode(config);
+    config = { ...config, jobs: getJobContext(node.binDir) };
 
     // Nothing was written above; from here on the site exists.
     const paths = getSitePaths(config.name);
@@ -51,10 +51,8 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       progress.update('preparing the mirror (first sync)');
       rec = await performSync(site, { force: false, lock, progress: (m) => progress.update(m) });
       progress.update('starting the jobs');
-      const pkg = readTextOrNull(join(paths.worktree, 'package.json'));
-      const { node } = await getNodeFor(config, pkg, readDepsStamp(paths.worktree));
       const backend = await loadBackend(config.service);
-      touched = await backend.apply(site, getJobSpecs(site, node.binDir));
+      touched = await backend.apply(site, getJobSpecs(site));
       if (touched.includes('server')) {
         // A reloaded server job starts a new server: wait for it, as the first sync did.
         progress.update('waiting for the server');

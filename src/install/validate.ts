@@ -8,6 +8,8 @@ import { getExternalVolumePath, getSitePaths, tildify } from '../paths.js';
 import { getListeners, isInside, isPortFree } from '../procinfo.js';
 import { describeListener, isSiteServer } from '../health.js';
 import { findOnPath } from '../fsutil.js';
+import { getNodeFor } from '../pinned-node.js';
+import type { NodeInstall } from '../node-runtime.js';
 
 /** Checks the repo; returns its real path (git reports real paths, and a symlink must not confuse us). */
 export async function verifyRepo(config: SiteConfig): Promise<string> {
@@ -44,6 +46,12 @@ export async function verifyBranch(config: SiteConfig): Promise<void> {
     }
     throw err;
   }
+}
+
+/** The Node main's engines pin, found now; none → an error with the range and how to install one. */
+export async function resolveMainNode(config: SiteConfig): Promise<NodeInstall> {
+  const pkg = await git.showFile(config.repo, `refs/remotes/${config.remote}/${config.branch}`, 'package.json');
+  return (await getNodeFor(config, pkg, null)).node;
 }
 
 export function verifyPaths(config: SiteConfig): void {

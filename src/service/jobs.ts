@@ -57,9 +57,11 @@ const SYSTEM_PATH = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', 
 /**
  * What the jobs run with, captured once by install from the process running it, and kept
  * in config.json. Specs are built from this record, not from whoever runs a later sync:
- * a manual `sync` from another shell (another Node, another PATH) must not rewrite them.
+ * a manual `sync` from another shell (another Node, another PATH) must not rewrite them,
+ * and neither does a new pinned Node, since `run` and `npm ci` put the Node of the
+ * commit they serve first on PATH themselves. Install, run again, renews the record.
  */
-export function getJobContext(env: NodeJS.ProcessEnv = process.env): JobContext {
+export function getJobContext(pinnedBinDir: string, env: NodeJS.ProcessEnv = process.env): JobContext {
   const found = ['git', 'launchctl'].map((name) => findOnPath(name, env.PATH)).filter((p): p is string => p !== null);
   const jobEnv: Record<string, string> = { HOME: env.HOME || getHome() };
   // A non-default tool home or Node must reach the jobs, or they would look for another site.
@@ -69,6 +71,7 @@ export function getJobContext(env: NodeJS.ProcessEnv = process.env): JobContext 
   return {
     node: process.execPath,
     entry: getToolEntry(),
+    pinnedBinDir,
     // The sync job runs git, and restarts the server through launchctl.
     pathDirs: [...new Set([dirname(process.execPath), ...found.map((p) => dirname(p))])],
     env: jobEnv,
@@ -76,14 +79,14 @@ export function getJobContext(env: NodeJS.ProcessEnv = process.env): JobContext 
 }
 
 /** The jobs' PATH: the pinned Node first (DESIGN §5), then the recorded folders, then the system's. */
-export function getJobPath(pinnedBinDir: string, context: JobContext): string {
-  return [...new Set([pinnedBinDir, ...context.pathDirs, ...SYSTEM_PATH])].join(':');
+export function getJobPath(context: JobContext): string {
+  return [...new Set([context.pinnedBinDir, ...context.pathDirs, ...SYSTEM_PATH])].join(':');
 }
 
-/** Pure: the two job specs for a site whose commit runs under the Node in pinnedBinDir. */
-export function getJobSpecs(site: Site, pinnedBinDir: string): JobSpec[] {
-  const context = site.config.jobs ?? getJobContext();
-  const environment: Record<string, string> = { ...context.env, PATH: getJobPath(pinnedBinDir, context) };
+/** Pure given the recorded context: the two job specs for a site. */
+export function getJobSpecs(site: Site): JobSpec[] {
+  const context = site.config.jobs ?? getJobContext(dirname(process.execPath));
+  const environment: Record<string, string> = { ...context.env, PATH: getJobPath(context) };
   const logs = site.paths.logs;
   const job = (kind: JobKind, command: string): JobSpec => ({
     kind,

@@ -73,7 +73,7 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     }
     stage = 'restart';
     const backend = await loadBackend(site.config.service);
-    const serverSpec = getJobSpecs(site, node.binDir).find((spec) => spec.kind === 'server') as JobSpec;
+    const serverSpec = getJobSpecs(site).find((spec) => spec.kind === 'server') as JobSpec;
     await backend.restartServer(site, serverSpec);
     log('restart', `server job restarted (${backend.kind})`);
     stage = 'health';

@@ -30,13 +30,12 @@ export const service: Check = {
     if (!facts.ok) {
       return fail(`could not read the ${kind} jobs' status: ${describeError(facts.error)}`, `Run ${install} to install and load the jobs again.`, install);
     }
-    const { status, specs, installed, specsNote } = facts.value;
+    const { status, specs, installed } = facts.value;
     const jobs: JobKind[] = ['sync', 'server'];
     const evidence = jobs.map((k) => {
       const s = status[k];
       return `${k} job: ${s.installed ? 'installed' : 'not installed'}, ${s.running ? 'running' : 'not running'}, ${s.current ? 'definition current' : 'definition differs'}; ${s.detail} (${installed[k].path})`;
     });
-    if (specsNote) evidence.push(specsNote);
     const missing = jobs.filter((k) => !status[k].installed);
     if (missing.length) {
       return fail(`the ${missing.join(' and ')} job${missing.length > 1 ? 's are' : ' is'} not installed`, `Run ${install}: it installs and starts them.`, install, { evidence });
