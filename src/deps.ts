@@ -4,10 +4,11 @@
  * The stamp lives in node_modules on purpose: deleting node_modules deletes the stamp.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readJsonOrNull, writeFileAtomic } from './fsutil.js';
 import { run } from './proc.js';
+import { OpsError } from './errors.js';
 import type { NodeInstall } from './node-runtime.js';
 
 export interface DepsStamp {
@@ -77,8 +78,53 @@ export function getNpmCommand(node: NodeInstall): string {
   return existsSync(beside) ? beside : 'npm';
 }
 
-/** `npm ci` under the pinned Node, its output appended to the sync log. */
+const NPM_NETWORK_RE = /npm (?:ERR!|error) code (ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENETDOWN|ERR_SOCKET_TIMEOUT)\b/;
+
+/** Pure: the network error code in npm's output, when npm failed for want of the registry. */
+export function getNpmNetworkCode(output: string): string | null {
+  return NPM_NETWORK_RE.exec(output)?.[1] ?? null;
+}
+
+function readFrom(file: string, offset: number): string {
+  try {
+    return readFileSync(file, 'utf8').slice(offset);
+  } catch {
+    return '';
+  }
+}
+
+function getSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * `npm ci` under the pinned Node, its output appended to the sync log. npm ci empties
+ * node_modules before it downloads anything, so the installed tree is moved aside first
+ * and put back when npm fails: a rollback to the last good commit then needs no install,
+ * and works even while the registry is down.
+ */
 export async function installDeps(worktree: string, node: NodeInstall, logFile: string, onStart?: (pgid: number) => void, timeoutMs = 15 * 60_000): Promise<void> {
+  const modules = join(worktree, 'node_modules');
+  // Beside the worktree, not in it: git must not see it, and a rename stays on one disk.
+  const aside = join(dirname(worktree), 'node_modules.prev');
+  rmSync(aside, { recursive: true, force: true }); // left by a sync killed mid-install
+  if (existsSync(modules)) renameSync(modules, aside);
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: getPinnedPath(node), npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
-  await run(getNpmCommand(node), ['ci', '--no-audit', '--no-fund'], { cwd: worktree, env, logFile, timeoutMs, group: true, onStart });
+  const offset = getSize(logFile);
+  try {
+    await run(getNpmCommand(node), ['ci', '--no-audit', '--no-fund'], { cwd: worktree, env, logFile, timeoutMs, group: true, onStart });
+  } catch (err) {
+    rmSync(modules, { recursive: true, force: true });
+    if (existsSync(aside)) renameSync(aside, modules);
+    const code = getNpmNetworkCode(readFrom(logFile, offset));
+    if (code) {
+      throw new OpsError(`npm ci could not reach the registry (${code})`, 'Once the registry is reachable, run localhost-ops sync --force.');
+    }
+    throw err;
+  }
+  rmSync(aside, { recursive: true, force: true });
 }

@@ -104,6 +104,38 @@ test('a main whose lockfile npm ci rejects is rolled back', withTimeout(T, async
   }
 }));
 
+test('an unreachable registry: the last good node_modules is kept, and the rollback restarts nothing', withTimeout(T, async () => {
+  const { fx, good } = await installed('registry');
+  try {
+    // main adds a registry package; the registry is a closed port and the cache is empty.
+    const lock = JSON.parse(readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8'));
+    const deps = { greeting: 'file:vendor/greeting', 'is-number': '7.0.0' };
+    lock.packages[''].dependencies = deps;
+    lock.packages['node_modules/is-number'] = {
+      version: '7.0.0',
+      resolved: 'https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz',
+      integrity: 'sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==',
+    };
+    const bad = await fx.push({ 'package.json': packageJson({ dependencies: deps }), 'package-lock.json': JSON.stringify(lock, null, 2) + '\n' });
+    const pid = fx.serverPid();
+    const offline = { npm_config_registry: 'http://127.0.0.1:9/', npm_config_cache: join(fx.root, 'empty-npm-cache'), npm_config_fetch_retries: '0' };
+    const r = JSON.parse((await fx.cli(['sync', '--json'], offline)).stdout);
+    assert.is(r.status, 'rolled-back', r.message);
+    assert.is(r.failedSha, bad);
+    assert.is(r.sha, good);
+    assert.match(r.message, /npm ci could not reach the registry \(ECONNREFUSED\)/);
+    assert.match(r.message, /sync --force/);
+    assert.ok(existsSync(join(fx.worktree, 'node_modules', 'greeting')), 'the last good node_modules is back');
+    assert.not.ok(existsSync(join(fx.siteDir(), 'node_modules.prev')));
+    assert.is(fx.serverPid(), pid, 'the good server never stopped');
+    assert.match(fx.readLog(), /restart: skipped: the running server still serves/);
+    assert.is((await fx.get()).body, 'site says: registry\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+  } finally {
+    await fx.cleanup();
+  }
+}));
+
 test('a first install on a broken main is an error, keeps the jobs, and tries the next commit', withTimeout(T, async () => {
   const fx = await createFixture('broken from the start');
   try {

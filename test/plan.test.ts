@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { planRepair, planUpdate, planRecovery, isKnownBad, getRecreateAt, type UpdateFacts } from '../src/sync/plan.js';
+import { getNpmNetworkCode } from '../src/deps.js';
+import { planRepair, planUpdate, planRecovery, planFailure, isKnownBad, getRecreateAt, type UpdateFacts } from '../src/sync/plan.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -54,10 +55,40 @@ test('planUpdate: noop only when aligned, clean, current and healthy', () => {
   }
 });
 
+test('planFailure: only the commit\'s own failure holds it back; a foreign program stops the rollback', () => {
+  const rows: [Parameters<typeof planFailure>[0], boolean, string][] = [
+    [{ target: B, lastGood: A, blame: 'commit', foreign: false }, true, 'rollback'],
+    [{ target: B, lastGood: '', blame: 'commit', foreign: false }, true, 'give-up'],
+    // A heal of the good commit: it stays good.
+    [{ target: A, lastGood: A, blame: 'commit', foreign: false }, false, 'give-up'],
+    // git or the service manager failed: serve the last good commit, retry main later.
+    [{ target: B, lastGood: A, blame: 'environment', foreign: false }, false, 'rollback'],
+    // Another program holds the port: a rollback would meet it too.
+    [{ target: B, lastGood: A, blame: 'environment', foreign: true }, false, 'give-up'],
+  ];
+  for (const [facts, markFailed, recovery] of rows) {
+    const plan = planFailure(facts);
+    assert.is(plan.markFailed, markFailed, JSON.stringify(facts));
+    assert.is(plan.recovery.kind, recovery, JSON.stringify(facts));
+  }
+});
+
 test('planRecovery: roll back to a different good commit, else give up', () => {
   assert.equal(planRecovery(A, B), { kind: 'rollback', to: A });
   assert.equal(planRecovery('', B), { kind: 'give-up' });
   assert.equal(planRecovery(B, B), { kind: 'give-up' });
+});
+
+test('getNpmNetworkCode: npm failing for want of the registry, and nothing else', () => {
+  const rows: [string, string | null][] = [
+    ['npm error code ECONNREFUSED\nnpm error syscall connect', 'ECONNREFUSED'],
+    ['npm ERR! code ENOTFOUND\nnpm ERR! errno ENOTFOUND', 'ENOTFOUND'],
+    ['npm error code EAI_AGAIN', 'EAI_AGAIN'],
+    ['npm error code EUSAGE\nnpm error `npm ci` can only install packages when your package.json and package-lock.json are in sync', null],
+    ['npm error code EJSONPARSE', null],
+    ['', null],
+  ];
+  for (const [output, code] of rows) assert.is(getNpmNetworkCode(output), code, output);
 });
 
 test.run();

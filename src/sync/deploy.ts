@@ -7,7 +7,7 @@ import type { Site } from '../config.js';
 import * as git from '../git.js';
 import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isMirrorDepsCurrent, installDeps } from '../deps.js';
 import { getNodeFor, getNodeKey } from '../pinned-node.js';
-import { waitForHealthy } from '../health.js';
+import { getHealth, waitForHealthy } from '../health.js';
 import { getJobSpecs, loadBackend, type JobSpec } from '../service/jobs.js';
 import { describeError } from '../errors.js';
 import { getFileId, readTextOrNull } from '../fsutil.js';
@@ -29,19 +29,35 @@ export interface DeployResult {
   blame: 'commit' | 'environment' | null;
   /** Another program held the port. */
   foreign: boolean;
+  /** The server was restarted (or a restart was attempted). */
+  restarted: boolean;
+}
+
+export interface DeployOptions {
+  /** Reset and clean the mirror first (false: it is known to sit on sha, clean). */
+  align: boolean;
+  /** The Node already preflighted for sha. */
+  node?: NodeInstall;
+  /**
+   * A rollback after a failure that came before any restart: the running server still
+   * serves this commit, so when it is healthy it is left alone (no downtime at all).
+   */
+  keepHealthyServer?: boolean;
 }
 
 /**
  * Deploys `sha`. `node` is the Node already preflighted for it, if any. `align` false
  * skips the reset when the mirror is known to sit on sha already, clean.
  */
-export async function deploy(ctx: DeployContext, sha: string, align: boolean, preflighted?: NodeInstall): Promise<DeployResult> {
+export async function deploy(ctx: DeployContext, sha: string, opts: DeployOptions): Promise<DeployResult> {
   const { site, log } = ctx;
   const { worktree } = site.paths;
+  const preflighted = opts.node;
   let depsInstalled = false;
+  let restarted = false;
   let stage = 'align';
   try {
-    if (align) {
+    if (opts.align) {
       await git.resetHard(worktree, sha);
       await git.cleanUntracked(worktree);
       log('align', `reset --hard ${short(sha)} and clean -fd`);
@@ -71,7 +87,15 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     if (pkg !== null && (depsInstalled || stamp)) {
       writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeId: getFileId(node.bin), nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
     }
+    if (opts.keepHealthyServer) {
+      const health = await getHealth(site.config, worktree);
+      if (health.healthy) {
+        log('restart', `skipped: the running server still serves ${short(sha)} (${health.reason})`);
+        return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false, restarted };
+      }
+    }
     stage = 'restart';
+    restarted = true;
     const backend = await loadBackend(site.config.service);
     const serverSpec = getJobSpecs(site).find((spec) => spec.kind === 'server') as JobSpec;
     await backend.restartServer(site, serverSpec);
@@ -79,13 +103,13 @@ export async function deploy(ctx: DeployContext, sha: string, align: boolean, pr
     stage = 'health';
     const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));
     log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
-    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false };
-    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit', foreign: health.foreign };
+    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false, restarted };
+    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit', foreign: health.foreign, restarted };
   } catch (err) {
     const reason = `${stage}: ${describeError(err)}`;
     log(stage, `failed: ${describeError(err)}`);
     // A reset or a restart that fails is git, the disk or the service manager, not the commit.
     const blame = stage === 'align' || stage === 'restart' ? 'environment' : 'commit';
-    return { ok: false, depsInstalled, reason, blame, foreign: false };
+    return { ok: false, depsInstalled, reason, blame, foreign: false, restarted };
   }
 }

@@ -13,11 +13,10 @@ import { describeError, describeWithFix, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../state.js';
 import { readDepsStamp, isMirrorDepsCurrent } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
-import type { NodeInstall } from '../node-runtime.js';
 import { getHealth } from '../health.js';
 import { getMirrorFacts, repairMirror } from './mirror.js';
-import type { DeployContext, DeployResult } from './deploy.js';
-import { getRecreateAt, isKnownBad, planRecovery, planRepair, planUpdate } from './plan.js';
+import type { DeployContext, DeployOptions, DeployResult } from './deploy.js';
+import { getRecreateAt, isKnownBad, planFailure, planRepair, planUpdate } from './plan.js';
 
 export interface SyncOptions {
   force: boolean;
@@ -161,47 +160,43 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   log('plan', `update: ${plan.reason}`);
 
   // 7–10. Update; 11. roll back on failure.
-  const result = await deploy(ctx, target, plan.align, node);
+  const result = await deploy(ctx, target, { align: plan.align, node });
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
   if (result.ok) {
     succeed(rec, target, 'updated', `Serving main ${short(target)} (${plan.reason}).`);
     return;
   }
-  if (result.blame === 'environment') {
-    // Not this commit's fault (another program on the port, git or the service manager
-    // failing), and a rollback would meet the same cause. Nothing is marked failed.
+  const failure = planFailure({ target, lastGood: rec.goodSha, blame: result.blame ?? 'commit', foreign: result.foreign });
+  if (failure.markFailed) rec.failedSha = target;
+  const retry = failure.markFailed ? 'Push a fix to main, or run localhost-ops sync --force to retry.' : 'The next sync tries again.';
+  if (failure.recovery.kind === 'give-up') {
     rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
-    rec.message = `Could not serve main ${short(target)}: ${result.reason}. ${result.foreign ? 'Stop that program, then run localhost-ops sync.' : 'The next sync tries again.'}`;
+    rec.message = result.foreign
+      ? `Could not serve main ${short(target)}: ${result.reason}. Stop that program, then run localhost-ops sync.`
+      : target === rec.goodSha
+        ? `The server on main ${short(target)} did not come back (${result.reason}). ${retry}`
+        : `main ${short(target)} failed (${result.reason}) and there is no good commit to fall back on. ${failure.markFailed ? 'The next commit on main will be tried.' : retry}`;
     return;
   }
-  if (target === rec.goodSha) {
-    // A heal of the commit that already passed the gate: it stays good, and is retried.
-    rec.sha = target;
-    rec.message = `The server on main ${short(target)} did not come back (${result.reason}); the next sync tries again.`;
-    return;
-  }
-  rec.failedSha = target;
-  rec.sha = target;
-  const recovery = planRecovery(rec.goodSha, target);
-  if (recovery.kind === 'give-up') {
-    rec.message = `main ${short(target)} failed (${result.reason}) and there is no good commit to fall back on; the next commit on main will be tried.`;
-    return;
-  }
-  log('rollback', `to ${short(recovery.to)}`);
-  const back = await deploy(ctx, recovery.to, true);
+  const good = failure.recovery.to;
+  log('rollback', `to ${short(good)}`);
+  // A failure before any restart left the good commit's server running: keep it if healthy.
+  const back = await deploy(ctx, good, { align: true, keepHealthyServer: !result.restarted && head.head === good });
   if (back.depsInstalled) rec.deps = 'installed';
   if (back.ok) {
-    rec.status = 'rolled-back';
-    rec.sha = recovery.to;
-    rec.message = `main ${short(target)} failed (${result.reason}); rolled back to ${short(recovery.to)}. Push a fix to main, or run localhost-ops sync --force to retry.`;
+    // rolled-back means a main held back as failed (DESIGN §2); a machine problem is an error.
+    rec.status = failure.markFailed ? 'rolled-back' : 'error';
+    rec.sha = good;
+    rec.message = `main ${short(target)} failed (${result.reason}); rolled back to ${short(good)}. ${retry}`;
   } else {
-    rec.message = `main ${short(target)} failed (${result.reason}), and the rollback to ${short(recovery.to)} failed too (${back.reason}).`;
+    rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
+    rec.message = `main ${short(target)} failed (${result.reason}), and the rollback to ${short(good)} failed too (${back.reason}).`;
   }
 }
 
 /** Steps 7–10 live in deploy.ts, loaded only when something is deployed: a no-op never pays for it. */
-async function deploy(ctx: DeployContext, sha: string, align: boolean, node?: NodeInstall): Promise<DeployResult> {
-  return (await import('./deploy.js')).deploy(ctx, sha, align, node);
+async function deploy(ctx: DeployContext, sha: string, opts: DeployOptions): Promise<DeployResult> {
+  return (await import('./deploy.js')).deploy(ctx, sha, opts);
 }
 
 function succeed(rec: SyncRecord, sha: string, status: 'noop' | 'updated', message: string): void {
@@ -236,7 +231,7 @@ async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string 
     return;
   }
   log('hold', `main ${short(target)} is known bad; healing the server on ${short(rec.goodSha)}`);
-  const healed = await deploy(ctx, rec.goodSha, !aligned);
+  const healed = await deploy(ctx, rec.goodSha, { align: !aligned });
   if (healed.depsInstalled) rec.deps = 'installed';
   rec.sha = rec.goodSha;
   if (healed.ok) {

@@ -69,3 +69,30 @@ export function planRecovery(lastGood: string, target: string): RecoveryPlan {
   if (lastGood && lastGood !== target) return { kind: 'rollback', to: lastGood };
   return { kind: 'give-up' };
 }
+
+export interface FailureFacts {
+  target: string;
+  lastGood: string;
+  /** 'environment': git, the service manager or another program failed, not the commit. */
+  blame: 'commit' | 'environment';
+  /** Another program holds the port. */
+  foreign: boolean;
+}
+
+export interface FailurePlan {
+  /** Hold this main back (LAST_FAILED_SHA) until it moves or --force. */
+  markFailed: boolean;
+  recovery: RecoveryPlan;
+}
+
+/**
+ * What a failed update leads to. Only the commit's own failure holds it back: a commit
+ * that already passed the gate stays good, and a machine problem is retried. A foreign
+ * program on the port makes a rollback pointless: it would meet the same program.
+ */
+export function planFailure(f: FailureFacts): FailurePlan {
+  return {
+    markFailed: f.blame === 'commit' && f.target !== f.lastGood,
+    recovery: f.foreign ? { kind: 'give-up' } : planRecovery(f.lastGood, f.target),
+  };
+}
