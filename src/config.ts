@@ -29,6 +29,8 @@ export interface SiteConfig {
   allowRemote: boolean;
   /** Absent until install records it; specs then fall back to the running process. */
   jobs?: JobContext;
+  /** Set by uninstall (without --purge): the site stays on disk, but nothing may start its server. */
+  uninstalled?: true;
 }
 
 /** What the jobs run with, as install recorded it (service/jobs.ts getJobContext). */
@@ -188,6 +190,14 @@ export function readSiteConfig(name: string): SiteConfig {
     typeof data.healthTimeout === 'number';
   if (!ok) throw new UserError(`${tildify(paths.config)} is missing fields or has values of the wrong type.`, fix);
   return data as SiteConfig;
+}
+
+/** A site whose jobs were removed: sync and run would start what uninstall stopped. */
+export function verifyInstalled(site: Site): Site {
+  if (site.config.uninstalled) {
+    throw new UserError(`The site "${site.name}" was uninstalled, so nothing may start its server.`, `Run localhost-ops install --repo ${tildify(site.config.repo)} --name ${site.name} to bring it back.`);
+  }
+  return site;
 }
 
 /** Finds the site a command means: --name, or the only one installed. */

@@ -236,6 +236,16 @@ test('uninstall frees the port; --purge removes the mirror, its branch and the f
     assert.not.ok(await fx.isUp(), 'nothing answers on the port');
     for (const pid of pids) assert.not.ok(isAlive(pid), `pid ${pid} is gone`);
     assert.ok(existsSync(fx.worktree), 'without --purge the mirror stays');
+    // Nothing may start what uninstall stopped; install brings the site back.
+    for (const command of ['sync', 'run']) {
+      const refused = await fx.cli([command]);
+      assert.is(refused.code, 2, `${command} after uninstall`);
+      assert.match(refused.stderr, /was uninstalled, so nothing may start its server\. Run localhost-ops install/);
+    }
+    assert.not.ok(await fx.isUp(), 'still nothing on the port');
+    const back = await fx.cli(fx.installArgs());
+    assert.is(back.code, 0, back.stderr);
+    assert.is((await fx.get()).body, 'site says: bye\n');
     const before = await sh(fx.canonical, 'git', ['rev-parse', 'HEAD']);
     const p = await fx.cli(['uninstall', '--purge']);
     assert.is(p.code, 0, p.stderr);

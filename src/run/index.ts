@@ -4,7 +4,7 @@
  */
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { resolveSite } from '../config.js';
+import { resolveSite, verifyInstalled } from '../config.js';
 import { OpsError } from '../errors.js';
 import { isWorktreeOf } from '../git.js';
 import { readDepsStamp, getPinnedPath } from '../deps.js';
@@ -20,7 +20,7 @@ export function renderCommand(template: string, host: string, port: number): str
 }
 
 export async function runCommand(argv: { name?: string }): Promise<number> {
-  const site = resolveSite(argv.name);
+  const site = verifyInstalled(resolveSite(argv.name));
   const { config, paths } = site;
   const mirror = paths.worktree;
   if (resolve(mirror) === resolve(config.repo) || !isWorktreeOf(mirror, config.repo)) {

@@ -1,5 +1,5 @@
 /** `sync`: one realignment now. Thin: the work is in execute.ts. */
-import { resolveSite } from '../config.js';
+import { resolveSite, verifyInstalled } from '../config.js';
 import { short, getExitCodeFor } from '../state.js';
 import { performSync } from './execute.js';
 import type { SyncRecord } from '../state.js';
@@ -19,7 +19,7 @@ export function toJson(rec: SyncRecord) {
 }
 
 export async function syncCommand(argv: { name?: string; force?: boolean; json?: boolean }): Promise<number> {
-  const site = resolveSite(argv.name);
+  const site = verifyInstalled(resolveSite(argv.name));
   const tty = process.stderr.isTTY === true && !argv.json;
   const rec = await performSync(site, {
     force: argv.force === true,

@@ -3,7 +3,7 @@
  * worktree, its branch and the site's folder. The canonical repo's own work is untouched.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { resolveSite } from '../config.js';
+import { resolveSite, writeSiteConfig } from '../config.js';
 import { loadBackend } from '../service/jobs.js';
 import { removeWorktree, deleteSyncBranch } from '../git.js';
 import { getListeners, isInside } from '../procinfo.js';
@@ -51,7 +51,8 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
     rmSync(paths.dir, { recursive: true, force: true });
     lines.push(`Removed the mirror, the localhost-sync branch and ${tildify(paths.dir)}.`);
   } else {
-    lines.push(`Kept ${tildify(paths.dir)}; uninstall --purge removes it.`);
+    writeSiteConfig({ ...config, uninstalled: true });
+    lines.push(`Kept ${tildify(paths.dir)}; uninstall --purge removes it, install brings the site back.`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
