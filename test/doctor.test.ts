@@ -12,7 +12,7 @@ import { createFixture, sh, withTimeout, type Fixture } from './helpers/fixture.
 import { CHECKS } from '../src/doctor/checks/index.js';
 import { runChecks } from '../src/doctor/run-checks.js';
 import { getNextStep, plainStyle, renderJson, renderText } from '../src/doctor/render.js';
-import { installCommand } from '../src/doctor/fixes.js';
+import { installCommand } from '../src/config.js';
 import { diffDefinitions } from '../src/doctor/installed.js';
 import { findLogErrors } from '../src/doctor/checks/logs.js';
 import { getNodeInstallCommand } from '../src/node-runtime.js';

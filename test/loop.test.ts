@@ -241,6 +241,7 @@ test('uninstall frees the port; --purge removes the mirror, its branch and the f
       const refused = await fx.cli([command]);
       assert.is(refused.code, 2, `${command} after uninstall`);
       assert.match(refused.stderr, /was uninstalled, so nothing may start its server\. Run localhost-ops install/);
+      assert.match(refused.stderr, `--port ${fx.port}`, 'the fix reproduces the installed flags');
     }
     assert.not.ok(await fx.isUp(), 'still nothing on the port');
     const back = await fx.cli(fx.installArgs());

@@ -2,7 +2,7 @@
  * `run`: the dev server in the foreground, from the mirror, under the pinned Node. This is
  * what the server job executes; its exit code is the server's.
  */
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveSite, verifyInstalled } from '../config.js';
 import { OpsError } from '../errors.js';
@@ -10,7 +10,7 @@ import { isWorktreeOf } from '../git.js';
 import { readDepsStamp, getPinnedPath } from '../deps.js';
 import { getNodeFor } from '../pinned-node.js';
 import { appendLogLine, rotateIfLarge } from '../log.js';
-import { ensureDir } from '../fsutil.js';
+import { ensureDir, readTextOrNull } from '../fsutil.js';
 import { spawnForeground, killQuietly } from '../proc.js';
 import { tildify } from '../paths.js';
 
@@ -26,12 +26,8 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   if (resolve(mirror) === resolve(config.repo) || !isWorktreeOf(mirror, config.repo)) {
     throw new OpsError(`The mirror ${tildify(mirror)} is missing or is not a worktree of ${tildify(config.repo)}; run refuses to serve anything else.`, `Run localhost-ops sync --name ${site.name} to recreate it.`);
   }
-  let pkg: string | null = null;
-  try {
-    pkg = readFileSync(resolve(mirror, 'package.json'), 'utf8');
-  } catch {
-    // no engines → the tool's own Node
-  }
+  // No package.json: no engines, so the tool's own Node.
+  const pkg = readTextOrNull(resolve(mirror, 'package.json'));
   const { node } = await getNodeFor(config, pkg, readDepsStamp(mirror));
   const command = renderCommand(config.command, config.host, config.port);
   ensureDir(paths.logs);

@@ -5,7 +5,7 @@ import * as git from '../../git.js';
 import { isInside } from '../../procinfo.js';
 import { WORKTREE_BRANCH } from '../../paths.js';
 import { short } from '../../state.js';
-import { installCommand, syncCommand } from '../fixes.js';
+import { installCommand, syncCommand } from '../../config.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
 
 export const canonical: Check = {

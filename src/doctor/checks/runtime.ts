@@ -6,7 +6,7 @@ import { describeEngines, getEngines, getNodeInstallCommand, resolveNode, type E
 import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } from '../../deps.js';
 import { describeError, OpsError, UserError } from '../../errors.js';
 import { short } from '../../state.js';
-import { syncCommand } from '../fixes.js';
+import { syncCommand } from '../../config.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 import type { DoctorContext } from '../context.js';
 

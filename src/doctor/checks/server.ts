@@ -5,7 +5,7 @@ import { describeListener, isFromDeletedMirror, isFromMirror } from '../../healt
 import { formatUrl, probeHttp } from '../../http-probe.js';
 import { isLoopbackAddress, type Listener } from '../../procinfo.js';
 import type { JobKind } from '../../service/jobs.js';
-import { installCommand, syncCommand } from '../fixes.js';
+import { installCommand, syncCommand } from '../../config.js';
 import { diffDefinitions, getWantedDefinition } from '../installed.js';
 import { fail, ok, warn, type Check } from '../types.js';
 

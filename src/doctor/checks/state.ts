@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { getExternalVolumePath, getToolEntry } from '../../paths.js';
 import { parseLocalTime } from '../../state.js';
 import { short } from '../../state.js';
-import { installCommand, syncCommand } from '../fixes.js';
+import { installCommand, syncCommand } from '../../config.js';
 import { fail, ok, warn, type Check } from '../types.js';
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
