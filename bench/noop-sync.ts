@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path';
 import { createFixture, BIN, ROOT } from '../test/helpers/fixture.js';
-import { run } from '../src/proc.js';
-import { findOnPath } from '../src/fsutil.js';
+import { run } from '../src/os/exec.js';
+import { findOnPath } from '../src/os/fs.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 
@@ -29,7 +29,13 @@ try {
   // NODE_EXTRA_CA_CERTS adds ~80 ms to every Node start; both sides run without it.
   const env = { ...fx.env };
   delete env.NODE_EXTRA_CA_CERTS;
-  const seedArgs = [join(ROOT, 'bench', 'seed-sync.sh'), fx.canonical, fx.worktree, String(fx.port), join(fx.root, 'seed-last-sync.env')];
+  const seedArgs = [
+    join(ROOT, 'bench', 'seed-sync.sh'),
+    fx.canonical,
+    fx.worktree,
+    String(fx.port),
+    join(fx.root, 'seed-last-sync.env'),
+  ];
   const toolArgs = [BIN, 'sync', '--name', 'site'];
   const tool: number[] = [];
   const seed: number[] = [];
@@ -60,18 +66,26 @@ try {
     if ((await fx.get()).body !== `site says: ${text}\n`) throw new Error('the pushed commit is not served after sync');
     served.push(Date.now() - start);
   }
-  console.log(`pushed commit served after:    median ${median(served).toFixed(0)} ms from sync start (max ${Math.max(...served)}; goal < 5000)`);
+  console.log(
+    `pushed commit served after:    median ${median(served).toFixed(0)} ms from sync start (max ${Math.max(...served)}; goal < 5000)`,
+  );
 
   if (findOnPath('strace')) {
     // The first sync after the updates changes status (updated → noop) and so writes
     // last-diagnosis.txt; the steady state is the one after it.
     await run(process.execPath, toolArgs, { env, cwd: ROOT });
     const trace = join(fx.root, 'trace');
-    await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, ...toolArgs], { env, cwd: ROOT });
+    await run('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, process.execPath, ...toolArgs], {
+      env,
+      cwd: ROOT,
+    });
     const text = (await import('node:fs')).readFileSync(trace, 'utf8');
     // Only the execve calls that succeeded: a PATH search tries several folders first.
     const execs = [...text.matchAll(/execve\("([^"]+)", \[([^\]]*)\][^\n]*= 0$/gm)].map((m) => {
-      const argv = m[2].split(', ').slice(1).map((a) => a.replace(/^"|"$/g, ''));
+      const argv = m[2]
+        .split(', ')
+        .slice(1)
+        .map((a) => a.replace(/^"|"$/g, ''));
       const sub = argv.filter((a, i) => !a.startsWith('-') && argv[i - 1] !== '-c')[0] ?? '';
       return `${m[1].split('/').pop()} ${sub}`.trim();
     });

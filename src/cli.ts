@@ -26,8 +26,15 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
     remote: { type: 'string', describe: 'remote to follow (default origin)' },
     branch: { type: 'string', describe: 'branch to follow (default main)' },
     interval: { type: 'string', describe: 'seconds between syncs, at least 10 (default 60)' },
-    command: { type: 'string', describe: 'dev server command; {host} and {port} are filled in (default "npm run dev -- --host {host} --port {port}")' },
-    node: { type: 'string', describe: 'exact Node binary to use (default: the highest installed Node that fits engines.node)' },
+    command: {
+      type: 'string',
+      describe:
+        'dev server command; {host} and {port} are filled in (default "npm run dev -- --host {host} --port {port}")',
+    },
+    node: {
+      type: 'string',
+      describe: 'exact Node binary to use (default: the highest installed Node that fits engines.node)',
+    },
     service: { type: 'string', describe: 'auto | launchd | systemd | process (default auto)' },
     'health-path': { type: 'string', describe: 'path the health gate requests (default /)' },
     'health-timeout': { type: 'string', describe: 'seconds the server gets to answer after a restart (default 60)' },
@@ -56,10 +63,15 @@ type Argv = Record<string, unknown>;
 
 const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
   install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a)),
-  sync: async (a) => (await import('./sync/index.js')).syncCommand(a as { name?: string; force?: boolean; json?: boolean }),
+  sync: async (a) =>
+    (await import('./sync/index.js')).syncCommand(a as { name?: string; force?: boolean; json?: boolean }),
   run: async (a) => (await import('./run/index.js')).runCommand(a as { name?: string }),
-  doctor: async (a) => (await import('./doctor/index.js')).doctorCommand(a as { name?: string; json?: boolean; network?: boolean; verbose?: boolean }),
-  uninstall: async (a) => (await import('./uninstall/index.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
+  doctor: async (a) =>
+    (await import('./doctor/index.js')).doctorCommand(
+      a as { name?: string; json?: boolean; network?: boolean; verbose?: boolean },
+    ),
+  uninstall: async (a) =>
+    (await import('./manage/uninstall.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
 };
 
 function toInstallFlags(a: Argv) {
@@ -100,7 +112,7 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
   let chosen: { command: string; argv: Argv } | null = null;
   const y = yargs(args)
     .scriptName('localhost-ops')
-    .usage('$0 <command> [options]\n\nKeeps a local, always-running mirror of your site\'s main branch on 127.0.0.1.')
+    .usage("$0 <command> [options]\n\nKeeps a local, always-running mirror of your site's main branch on 127.0.0.1.")
     .strict()
     .demandCommand(1, 'Name a command.')
     .recommendCommands()
@@ -112,7 +124,10 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
     .fail((msg, err) => {
       if (err) throw err;
       const sentence = oneLine(msg).replace(/([^.?!])$/, '$1.');
-      throw new UserError(sentence, `Run localhost-ops ${args[0] && OPTIONS[args[0]] ? `${args[0]} ` : ''}--help to see the options.`);
+      throw new UserError(
+        sentence,
+        `Run localhost-ops ${args[0] && OPTIONS[args[0]] ? `${args[0]} ` : ''}--help to see the options.`,
+      );
     });
   const describe: Record<string, string> = {
     install: 'set up the mirror and its two jobs (once)',
@@ -127,7 +142,13 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
       describe[command],
       (cmd) => {
         for (const [key, def] of Object.entries(options)) {
-          cmd.option(key, { type: def.type, describe: def.describe, alias: def.alias, default: def.default, hidden: def.hidden });
+          cmd.option(key, {
+            type: def.type,
+            describe: def.describe,
+            alias: def.alias,
+            default: def.default,
+            hidden: def.hidden,
+          });
         }
         return cmd;
       },
@@ -136,7 +157,7 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
       },
     );
   }
-  y.example('$0 install --repo ~/dev/site', 'mirror ~/dev/site\'s main at http://127.0.0.1:4321')
+  y.example('$0 install --repo ~/dev/site', "mirror ~/dev/site's main at http://127.0.0.1:4321")
     .example('$0 doctor', 'what is wrong, and the command that fixes it')
     .example('$0 sync', 'realign with main now')
     .example('$0 sync --json', 'the same, as one JSON object')
@@ -148,7 +169,7 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
 async function main(args: string[]): Promise<number> {
   if (args[0] === '__every') {
     // The process backend's interval loop: __every <seconds> <log file> -- <program> [args…]
-    const { runEvery } = await import('./service/every.js');
+    const { runEvery } = await import('./service/process/every.js');
     return runEvery(Number(args[1]), args.slice(4), args[2]);
   }
   const parsed = parseFast(args) ?? (await parseWithYargs(args));

@@ -18,7 +18,10 @@ export class UserError extends Error {
 /** A step that failed for reasons outside the user's input (git, npm, a server). Exit 1. */
 export class OpsError extends Error {
   readonly exitCode = 1;
-  constructor(message: string, readonly fix: string = '') {
+  constructor(
+    message: string,
+    readonly fix: string = '',
+  ) {
     super(message);
     this.name = 'OpsError';
   }

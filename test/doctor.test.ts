@@ -12,16 +12,34 @@ import { createFixture, sh, withTimeout, type Fixture } from './helpers/fixture.
 import { CHECKS } from '../src/doctor/checks/index.js';
 import { runChecks } from '../src/doctor/run-checks.js';
 import { getNextStep, plainStyle, renderJson, renderText } from '../src/doctor/render.js';
-import { installCommand } from '../src/config.js';
+import { installCommand } from '../src/site/fix-commands.js';
 import { diffDefinitions } from '../src/doctor/installed.js';
 import { findLogErrors } from '../src/doctor/checks/logs.js';
-import { getNodeInstallCommand } from '../src/node-runtime.js';
+import { getNodeInstallCommand } from '../src/runtime/choose.js';
 import type { DoctorContext } from '../src/doctor/context.js';
-import { fail, getExitCode, getVerdict, ok, warn, type Check, type CheckId, type CheckResult, type Report } from '../src/doctor/types.js';
+import {
+  fail,
+  getExitCode,
+  getVerdict,
+  ok,
+  warn,
+  type Check,
+  type CheckId,
+  type CheckResult,
+  type Report,
+} from '../src/doctor/types.js';
 import { packageJson } from './helpers/site.js';
 import { standinEnv, stopStandin } from './helpers/launchctl-standin.js';
-import { getAgentPath } from '../src/service/launchd.js';
-import { assertFault, assertHealthy, check, describe, doctorJson, installNodeWithNvm, runFixCommand } from './helpers/inject.js';
+import { getAgentPath } from '../src/service/launchd/index.js';
+import {
+  assertFault,
+  assertHealthy,
+  check,
+  describe,
+  doctorJson,
+  installNodeWithNvm,
+  runFixCommand,
+} from './helpers/inject.js';
 
 const T = 180_000;
 
@@ -43,7 +61,17 @@ units('a failed dependency skips its dependents, transitively, naming the root c
     fake('service', ['paths'], ok('a warning does not skip')),
   ];
   const reports = await runChecks(checks, {} as DoctorContext);
-  assert.equal(reports.map((r) => [r.id, r.status]), [['node', 'skip'], ['canonical', 'fail'], ['worktree', 'skip'], ['worktree-clean', 'skip'], ['paths', 'warn'], ['service', 'ok']]);
+  assert.equal(
+    reports.map((r) => [r.id, r.status]),
+    [
+      ['node', 'skip'],
+      ['canonical', 'fail'],
+      ['worktree', 'skip'],
+      ['worktree-clean', 'skip'],
+      ['paths', 'warn'],
+      ['service', 'ok'],
+    ],
+  );
   assert.is(reports[3].summary, 'skipped: canonical failed');
   assert.is(getVerdict(reports), 'problems');
   assert.is(getExitCode(getVerdict(reports)), 1);
@@ -56,7 +84,14 @@ units('independent checks run concurrently; a crashing check is a failure, not a
   const slow = () => new Promise<CheckResult>((r) => setTimeout(() => r(ok('slow')), 500));
   const started = Date.now();
   const reports = await runChecks(
-    [fake('node', [], slow), fake('paths', [], slow), fake('logs', [], slow), fake('http', [], async () => { throw new Error('boom'); })],
+    [
+      fake('node', [], slow),
+      fake('paths', [], slow),
+      fake('logs', [], slow),
+      fake('http', [], async () => {
+        throw new Error('boom');
+      }),
+    ],
     {} as DoctorContext,
   );
   assert.ok(Date.now() - started < 1200, `one after another would take 1500 ms; took ${Date.now() - started} ms`);
@@ -84,13 +119,28 @@ const REPORT: Report = {
   verdict: 'problems',
   checks: [
     { id: 'node', title: 'Node', status: 'ok', summary: 'Node 22 runs abc1234', evidence: ['seen /home/me/.nvm'] },
-    { id: 'worktree', title: 'Mirror', status: 'fail', summary: 'the mirror /home/me/ops-local/site/localhost-worktree is missing', fix: 'Run localhost-ops sync --name site.', command: 'localhost-ops sync --name site' },
+    {
+      id: 'worktree',
+      title: 'Mirror',
+      status: 'fail',
+      summary: 'the mirror /home/me/ops-local/site/localhost-worktree is missing',
+      fix: 'Run localhost-ops sync --name site.',
+      command: 'localhost-ops sync --name site',
+    },
     { id: 'worktree-clean', title: 'Clean', status: 'skip', summary: 'skipped: worktree failed' },
-    { id: 'logs', title: 'Logs', status: 'warn', summary: '1 recent error line', detail: 'boom', fix: 'Read it.', command: 'tail -n 50 x' },
+    {
+      id: 'logs',
+      title: 'Logs',
+      status: 'warn',
+      summary: '1 recent error line',
+      detail: 'boom',
+      fix: 'Read it.',
+      command: 'tail -n 50 x',
+    },
   ],
 };
 
-units('text: a line per check, detail and fix under problems, verdict, the first failure\'s command next', () => {
+units("text: a line per check, detail and fix under problems, verdict, the first failure's command next", () => {
   const text = renderText(REPORT, { style: plainStyle, verbose: false, home: '/home/me' });
   assert.is(
     text,
@@ -110,46 +160,102 @@ units('text: a line per check, detail and fix under problems, verdict, the first
       '',
     ].join('\n'),
   );
-  assert.match(renderText(REPORT, { style: plainStyle, verbose: true, home: '/home/me' }), '                  · seen ~/.nvm');
+  assert.match(
+    renderText(REPORT, { style: plainStyle, verbose: true, home: '/home/me' }),
+    '                  · seen ~/.nvm',
+  );
   const healthy = { ...REPORT, verdict: 'ok' as const, checks: [REPORT.checks[0]] };
-  assert.match(renderText(healthy, { style: plainStyle, verbose: false }), /Verdict: ok, every check passed\nNext: nothing to do; the site is at http:\/\/127\.0\.0\.1:4321\/\n$/);
-  assert.is(getNextStep({ ...REPORT, checks: REPORT.checks.slice(2) }), 'tail -n 50 x', 'the first warning when nothing failed');
+  assert.match(
+    renderText(healthy, { style: plainStyle, verbose: false }),
+    /Verdict: ok, every check passed\nNext: nothing to do; the site is at http:\/\/127\.0\.0\.1:4321\/\n$/,
+  );
+  assert.is(
+    getNextStep({ ...REPORT, checks: REPORT.checks.slice(2) }),
+    'tail -n 50 x',
+    'the first warning when nothing failed',
+  );
 });
 
 units('JSON: exactly the documented keys, null for absent detail and fix, ~ for $HOME', () => {
   const doc = JSON.parse(renderJson(REPORT, '/home/me'));
   assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'verdict', 'checks']);
-  assert.equal(doc.checks[1], { id: 'worktree', title: 'Mirror', status: 'fail', summary: 'the mirror ~/ops-local/site/localhost-worktree is missing', detail: null, fix: 'Run localhost-ops sync --name site.' });
+  assert.equal(doc.checks[1], {
+    id: 'worktree',
+    title: 'Mirror',
+    status: 'fail',
+    summary: 'the mirror ~/ops-local/site/localhost-worktree is missing',
+    detail: null,
+    fix: 'Run localhost-ops sync --name site.',
+  });
 });
 
 units('fix commands: install reproduces the config; a Node install names the major', () => {
-  const config = { schemaVersion: 1, name: 'site', repo: `${process.env.HOME}/my site`, remote: 'origin', branch: 'main', host: '127.0.0.1', port: 4400, interval: 60, command: 'astro dev --port {port}', node: null, service: 'process', healthPath: '/', healthTimeout: 60, restart: 'always', allowRemote: false } as const;
-  assert.is(installCommand(config), `localhost-ops install --repo ~/'my site' --name site --port 4400 --command 'astro dev --port {port}'`);
+  const config = {
+    schemaVersion: 1,
+    name: 'site',
+    repo: `${process.env.HOME}/my site`,
+    remote: 'origin',
+    branch: 'main',
+    host: '127.0.0.1',
+    port: 4400,
+    interval: 60,
+    command: 'astro dev --port {port}',
+    node: null,
+    service: 'process',
+    healthPath: '/',
+    healthTimeout: 60,
+    restart: 'always',
+    allowRemote: false,
+  } as const;
+  assert.is(
+    installCommand(config),
+    `localhost-ops install --repo ~/'my site' --name site --port 4400 --command 'astro dev --port {port}'`,
+  );
   assert.is(getNodeInstallCommand('>=22.12', 'darwin'), 'brew install node@22');
   assert.is(getNodeInstallCommand('^20.19 || >=22', 'linux'), 'nvm install 20');
   assert.is(getNodeInstallCommand(undefined), undefined);
 });
 
 units('definition drift: one line per differing key', () => {
-  assert.equal(diffDefinitions({ A: 1, Env: { X: 'a', Y: 'b' }, Args: ['n', 't'] }, { A: 1, Env: { X: 'a' }, Args: ['m', 't'], K: true }), ['Env.Y: b → (none)', 'Args: n t → m t', 'K: (none) → true']);
+  assert.equal(
+    diffDefinitions(
+      { A: 1, Env: { X: 'a', Y: 'b' }, Args: ['n', 't'] },
+      { A: 1, Env: { X: 'a' }, Args: ['m', 't'], K: true },
+    ),
+    ['Env.Y: b → (none)', 'Args: n t → m t', 'K: (none) → true'],
+  );
 });
 
 units('logs: errors since the last good sync or server start, each once', () => {
   const D = '2026-11-22 00:24';
   const found = findLogErrors({
-    sync: [`${D}:01 [1] health: failed: old`, `${D}:02 [2] done: noop sha=a`, `${D}:03 [3] preflight: failed: no Node`, `${D}:04 [4] preflight: failed: no Node`, `${D}:04 [4] done: error sha=a`],
+    sync: [
+      `${D}:01 [1] health: failed: old`,
+      `${D}:02 [2] done: noop sha=a`,
+      `${D}:03 [3] preflight: failed: no Node`,
+      `${D}:04 [4] preflight: failed: no Node`,
+      `${D}:04 [4] done: error sha=a`,
+    ],
     server: [
-      `${D}:01 [localhost-ops] starting "x"`, 'boom: before the last good sync',
-      `${D}:02 [localhost-ops] starting "x"`, 'listening',
-      `${D}:03 [localhost-ops] starting "x"`, 'boom: a crash at start', `${D}:03 [localhost-ops] server exited with 3`,
-      `${D}:03 [localhost-ops] starting "x"`, 'Error: EADDRINUSE 4321',
+      `${D}:01 [localhost-ops] starting "x"`,
+      'boom: before the last good sync',
+      `${D}:02 [localhost-ops] starting "x"`,
+      'listening',
+      `${D}:03 [localhost-ops] starting "x"`,
+      'boom: a crash at start',
+      `${D}:03 [localhost-ops] server exited with 3`,
+      `${D}:03 [localhost-ops] starting "x"`,
+      'Error: EADDRINUSE 4321',
     ],
     syncCapture: ['noop: fine', 'localhost-ops: internal error: x'],
     serverCapture: null,
   });
   assert.equal(found, [
     { file: 'sync', lines: [`${D}:04 [4] preflight: failed: no Node`] },
-    { file: 'server', lines: ['boom: a crash at start', `${D}:03 [localhost-ops] server exited with 3`, 'Error: EADDRINUSE 4321'] },
+    {
+      file: 'server',
+      lines: ['boom: a crash at start', `${D}:03 [localhost-ops] server exited with 3`, 'Error: EADDRINUSE 4321'],
+    },
     { file: 'syncCapture', lines: ['localhost-ops: internal error: x'] },
   ]);
 });
@@ -180,237 +286,314 @@ faults.after(async () => {
   await fx?.cleanup();
 });
 
-faults('a healthy install: verdict ok, exit 0, every check ok, JSON as documented, under 2 s', withTimeout(T, async () => {
-  fx = await createFixture('doctor says hi');
-  const r = await fx.cli(fx.installArgs());
-  assert.is(r.code, 0, r.stdout + r.stderr);
-  await fx.waitForSyncs(2);
-  const { code, doc } = await doctorJson(fx);
-  assertHealthy(doc, code);
-  assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'verdict', 'checks']);
-  assert.is(doc.schemaVersion, 1);
-  assert.is(doc.site, 'site');
-  assert.equal(doc.checks.map((c) => c.id), ['node', 'canonical', 'worktree', 'worktree-clean', 'aligned', 'dependencies', 'service', 'server-port', 'server-process', 'http', 'last-sync', 'paths', 'logs']);
-  for (const c of doc.checks) {
-    assert.equal(Object.keys(c), ['id', 'title', 'status', 'summary', 'detail', 'fix']);
-    assert.is(c.status, 'ok', `${c.id}: ${c.summary}`);
-  }
-  assert.match(check(doc, 'aligned').summary, /serves origin\/main/);
-  assert.match(check(doc, 'last-sync').detail ?? '', /^noop at /, 'last-sync details the status and message');
-  // The network check included: the whole command, Node start to exit.
-  let best = Infinity;
-  for (let i = 0; i < 3; i++) {
-    const started = Date.now();
-    const t = await fx.cli(['doctor']);
-    best = Math.min(best, Date.now() - started);
-    assert.is(t.code, 0, t.stdout);
-  }
-  assert.ok(best < 2000, `a healthy doctor took ${best} ms`);
-}));
+faults(
+  'a healthy install: verdict ok, exit 0, every check ok, JSON as documented, under 2 s',
+  withTimeout(T, async () => {
+    fx = await createFixture('doctor says hi');
+    const r = await fx.cli(fx.installArgs());
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    await fx.waitForSyncs(2);
+    const { code, doc } = await doctorJson(fx);
+    assertHealthy(doc, code);
+    assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'verdict', 'checks']);
+    assert.is(doc.schemaVersion, 1);
+    assert.is(doc.site, 'site');
+    assert.equal(
+      doc.checks.map((c) => c.id),
+      [
+        'node',
+        'canonical',
+        'worktree',
+        'worktree-clean',
+        'aligned',
+        'dependencies',
+        'service',
+        'server-port',
+        'server-process',
+        'http',
+        'last-sync',
+        'paths',
+        'logs',
+      ],
+    );
+    for (const c of doc.checks) {
+      assert.equal(Object.keys(c), ['id', 'title', 'status', 'summary', 'detail', 'fix']);
+      assert.is(c.status, 'ok', `${c.id}: ${c.summary}`);
+    }
+    assert.match(check(doc, 'aligned').summary, /serves origin\/main/);
+    assert.match(check(doc, 'last-sync').detail ?? '', /^noop at /, 'last-sync details the status and message');
+    // The network check included: the whole command, Node start to exit.
+    let best = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const t = await fx.cli(['doctor']);
+      best = Math.min(best, Date.now() - started);
+      assert.is(t.code, 0, t.stdout);
+    }
+    assert.ok(best < 2000, `a healthy doctor took ${best} ms`);
+  }),
+);
 
-faults('text: one line per check with ✓ ! ✗ -, ~ for $HOME, a verdict and the next command; colour only when asked', withTimeout(T, async () => {
-  const f = need();
-  const plain = await f.cli(['doctor', '--no-network']);
-  assert.is(plain.code, 0);
-  assert.not.match(plain.stdout, /\x1b\[/, 'no colour under NO_COLOR / non-TTY');
-  assert.not.ok(plain.stdout.includes(f.home), `$HOME is shown as ~:\n${plain.stdout}`);
-  assert.match(plain.stdout, /~\/ops-local\/site\/localhost-worktree/);
-  const lines = plain.stdout.trimEnd().split('\n');
-  assert.match(lines[0], /^localhost-ops doctor: site "site"/);
-  assert.match(plain.stdout, /^✓ node {12}/m);
-  assert.match(plain.stdout, /^- aligned {9}skipped: network check off/m);
-  assert.match(lines[lines.length - 2], /^Verdict: ok/);
-  assert.match(lines[lines.length - 1], /^Next: nothing to do/);
-  const coloured = await f.cli(['doctor', '--no-network'], { NO_COLOR: '', FORCE_COLOR: '1' });
-  assert.match(coloured.stdout, /\x1b\[/, 'FORCE_COLOR colours it');
-  const stripped = coloured.stdout.replace(/\x1b\[[0-9;]*m/g, '');
-  const shape = (t: string) => t.split('\n').map((l) => l.slice(0, 18));
-  assert.equal(shape(stripped), shape(plain.stdout), 'the same layout with colour');
-  const verbose = await f.cli(['doctor', '--no-network', '-v']);
-  assert.match(verbose.stdout, /· git ls-remote|· HEAD [0-9a-f]{40}/, '-v shows evidence');
-}));
+faults(
+  'text: one line per check with ✓ ! ✗ -, ~ for $HOME, a verdict and the next command; colour only when asked',
+  withTimeout(T, async () => {
+    const f = need();
+    const plain = await f.cli(['doctor', '--no-network']);
+    assert.is(plain.code, 0);
+    assert.not.match(plain.stdout, /\x1b\[/, 'no colour under NO_COLOR / non-TTY');
+    assert.not.ok(plain.stdout.includes(f.home), `$HOME is shown as ~:\n${plain.stdout}`);
+    assert.match(plain.stdout, /~\/ops-local\/site\/localhost-worktree/);
+    const lines = plain.stdout.trimEnd().split('\n');
+    assert.match(lines[0], /^localhost-ops doctor: site "site"/);
+    assert.match(plain.stdout, /^✓ node {12}/m);
+    assert.match(plain.stdout, /^- aligned {9}skipped: network check off/m);
+    assert.match(lines[lines.length - 2], /^Verdict: ok/);
+    assert.match(lines[lines.length - 1], /^Next: nothing to do/);
+    const coloured = await f.cli(['doctor', '--no-network'], { NO_COLOR: '', FORCE_COLOR: '1' });
+    assert.match(coloured.stdout, /\x1b\[/, 'FORCE_COLOR colours it');
+    const stripped = coloured.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    const shape = (t: string) => t.split('\n').map((l) => l.slice(0, 18));
+    assert.equal(shape(stripped), shape(plain.stdout), 'the same layout with colour');
+    const verbose = await f.cli(['doctor', '--no-network', '-v']);
+    assert.match(verbose.stdout, /· git ls-remote|· HEAD [0-9a-f]{40}/, '-v shows evidence');
+  }),
+);
 
-faults('an edit in the mirror: worktree-clean fails; sync discards it', withTimeout(T, async () => {
-  const f = need();
-  appendFileSync(join(f.worktree, 'content.txt'), 'my local edit\n');
-  writeFileSync(join(f.worktree, 'scratch.txt'), 'stray\n');
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, { id: 'worktree-clean', status: 'fail', fix: /localhost-ops sync --name site/ });
-  assert.match(c.detail ?? '', /M content\.txt/);
-  assert.match(c.detail ?? '', /\?\? scratch\.txt/);
-  await syncRepairs(f);
-  assert.is((await f.get()).body, 'site says: doctor says hi\n');
-}));
-
-faults('the mirror behind main: aligned warns until the sync job catches up; sync deploys it', withTimeout(T, async () => {
-  const f = need();
-  const sha = await f.push({ 'content.txt': 'newer main\n' });
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, { id: 'aligned', status: 'warn', fix: /localhost-ops sync --name site/ });
-  assert.match(c.summary, new RegExp(`main moved to ${sha.slice(0, 7)}`));
-  await syncRepairs(f);
-  assert.is((await f.get()).body, 'site says: newer main\n');
-}));
-
-faults('an unreachable forge: aligned warns (and --no-network skips it)', withTimeout(T, async () => {
-  const f = need();
-  renameSync(f.forge, `${f.forge}.away`);
-  try {
+faults(
+  'an edit in the mirror: worktree-clean fails; sync discards it',
+  withTimeout(T, async () => {
+    const f = need();
+    appendFileSync(join(f.worktree, 'content.txt'), 'my local edit\n');
+    writeFileSync(join(f.worktree, 'scratch.txt'), 'stray\n');
     const { code, doc } = await doctorJson(f);
-    const c = assertFault(doc, code, { id: 'aligned', status: 'warn', fix: /network/ });
-    assert.match(c.summary, /could not reach origin/);
-    const off = await doctorJson(f, ['--no-network']);
-    assertHealthy(off.doc, off.code);
-    assert.match(check(off.doc, 'aligned').summary, /--no-network/);
-  } finally {
-    renameSync(`${f.forge}.away`, f.forge);
-  }
-}));
+    const c = assertFault(doc, code, { id: 'worktree-clean', status: 'fail', fix: /localhost-ops sync --name site/ });
+    assert.match(c.detail ?? '', /M content\.txt/);
+    assert.match(c.detail ?? '', /\?\? scratch\.txt/);
+    await syncRepairs(f);
+    assert.is((await f.get()).body, 'site says: doctor says hi\n');
+  }),
+);
 
-faults('the mirror on another branch: worktree fails, its dependents skip; sync switches back', withTimeout(T, async () => {
-  const f = need();
-  await sh(f.worktree, 'git', ['checkout', '-q', '-b', 'somebody-elses']);
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, {
-    id: 'worktree',
-    status: 'fail',
-    fix: /localhost-ops sync --name site/,
-    skipped: READ_THE_MIRROR,
-  });
-  assert.match(c.summary, /branch somebody-elses, not localhost-sync/);
-  await syncRepairs(f);
-  assert.is(await sh(f.worktree, 'git', ['branch', '--show-current']), 'localhost-sync');
-}));
-
-faults('node_modules deleted: dependencies fails; sync runs npm ci again', withTimeout(T, async () => {
-  const f = need();
-  rmSync(join(f.worktree, 'node_modules'), { recursive: true, force: true });
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, { id: 'dependencies', status: 'fail', fix: /localhost-ops sync --name site/ });
-  assert.match(c.summary, /node_modules is missing/);
-  await syncRepairs(f);
-  assert.ok(existsSync(join(f.worktree, 'node_modules', 'greeting')));
-}));
-
-faults('last-sync.env deleted: last-sync fails; sync writes it again', withTimeout(T, async () => {
-  const f = need();
-  rmSync(join(f.siteDir(), 'last-sync.env'));
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, { id: 'last-sync', status: 'fail', fix: /localhost-ops sync --name site/ });
-  assert.match(c.summary, /last-sync\.env is missing/);
-  await syncRepairs(f);
-  assert.ok(f.record());
-}));
-
-faults('the mirror folder deleted: worktree fails, everything that reads it skips; sync recreates it', withTimeout(T, async () => {
-  const f = need();
-  rmSync(f.worktree, { recursive: true, force: true });
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, {
-    id: 'worktree',
-    status: 'fail',
-    fix: /localhost-ops sync --name site/,
-    skipped: READ_THE_MIRROR,
-  });
-  assert.match(c.summary, /the mirror ~\/ops-local\/site\/localhost-worktree is missing/);
-  await syncRepairs(f);
-  assert.is((await f.get()).body, 'site says: newer main\n');
-}));
-
-faults('the server killed: service fails, the port checks skip; sync restarts it', withTimeout(T, async () => {
-  const f = need();
-  const pid = f.serverPid();
-  await f.killServer();
-  const { code, doc } = await doctorJson(f);
-  const c = assertFault(doc, code, { id: 'service', status: 'fail', fix: /localhost-ops sync --name site/, skipped: ['server-port', 'server-process', 'http'] });
-  assert.match(c.summary, new RegExp(`server job is not running: pid ${pid} is gone`));
-  await syncRepairs(f);
-}));
-
-faults('a stray server holds the port from another folder: server-process names it; kill it, then sync', withTimeout(T, async () => {
-  const f = need();
-  await f.killServer();
-  const stray = await f.startStrayServer();
-  try {
+faults(
+  'the mirror behind main: aligned warns until the sync job catches up; sync deploys it',
+  withTimeout(T, async () => {
+    const f = need();
+    const sha = await f.push({ 'content.txt': 'newer main\n' });
     const { code, doc } = await doctorJson(f);
-    // service warns (its server is down because of the stray) and points the same way.
-    const c = assertFault(doc, code, { id: 'server-process', status: 'fail', fix: new RegExp(`kill ${stray.pid}\\b.*localhost-ops sync --name site`), skipped: ['http'], alsoWarn: ['service'] });
-    assert.match(c.summary, new RegExp(`pid ${stray.pid}`));
-    assert.match(c.detail ?? '', new RegExp(`cwd +${stray.dir.replace(f.home, '~')}`));
-    assert.match(c.detail ?? '', /command +.*node -e/);
-    assert.match(check(doc, 'service').fix ?? '', new RegExp(`kill ${stray.pid}`));
-    const text = await f.cli(['doctor']);
-    assert.match(text.stdout, new RegExp(`^Next: kill ${stray.pid} && localhost-ops sync --name site$`, 'm'));
-  } finally {
-    await stray.stop();
-  }
-  await syncRepairs(f);
-  assert.is((await f.get()).body, 'site says: newer main\n');
-}));
+    const c = assertFault(doc, code, { id: 'aligned', status: 'warn', fix: /localhost-ops sync --name site/ });
+    assert.match(c.summary, new RegExp(`main moved to ${sha.slice(0, 7)}`));
+    await syncRepairs(f);
+    assert.is((await f.get()).body, 'site says: newer main\n');
+  }),
+);
 
-faults('writeDiagnosis: the text report without the network check or colour, beside last-sync.env', withTimeout(T, async () => {
-  const f = need();
-  appendFileSync(join(f.worktree, 'content.txt'), 'an edit\n');
-  const { writeDiagnosis } = await import('../src/doctor/index.js');
-  const { getSitePaths } = await import('../src/paths.js');
-  const config = JSON.parse(readFileSync(join(f.siteDir(), 'config.json'), 'utf8'));
-  await withEnv({ HOME: f.home, LOCALHOST_OPS_HOME: f.opsHome, NVM_DIR: f.env.NVM_DIR, FORCE_COLOR: '1', NO_COLOR: undefined }, () =>
-    writeDiagnosis({ name: 'site', config, paths: getSitePaths('site', f.opsHome) }),
-  );
-  const file = join(f.siteDir(), 'last-diagnosis.txt');
-  assert.is(statSync(file).mode & 0o777, 0o644);
-  const text = readFileSync(file, 'utf8');
-  assert.not.match(text, /\x1b\[/, 'never colour in the file');
-  assert.match(text, /^Written by the sync at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d because its status changed/m);
-  assert.match(text, /^- aligned {9}skipped: network check off/m);
-  assert.match(text, /^✗ worktree-clean {2}1 local edit in the mirror/m);
-  assert.match(text, /^Next: localhost-ops sync --name site$/m);
-  assert.not.ok(text.includes(f.home), '$HOME shown as ~');
-  await syncRepairs(f);
-}));
+faults(
+  'an unreachable forge: aligned warns (and --no-network skips it)',
+  withTimeout(T, async () => {
+    const f = need();
+    renameSync(f.forge, `${f.forge}.away`);
+    try {
+      const { code, doc } = await doctorJson(f);
+      const c = assertFault(doc, code, { id: 'aligned', status: 'warn', fix: /network/ });
+      assert.match(c.summary, /could not reach origin/);
+      const off = await doctorJson(f, ['--no-network']);
+      assertHealthy(off.doc, off.code);
+      assert.match(check(off.doc, 'aligned').summary, /--no-network/);
+    } finally {
+      renameSync(`${f.forge}.away`, f.forge);
+    }
+  }),
+);
 
-faults('main needs a Node nobody installed: node fails and says which and how; installing it and syncing repairs', withTimeout(T, async () => {
-  const f = need();
-  const good = await sh(f.worktree, 'git', ['rev-parse', 'HEAD']);
-  const bad = await f.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) }, 'require node 99');
-  const s = await f.cli(['sync']);
-  assert.is(s.code, 1, 'sync refuses a main no Node can run');
-  const { code, doc } = await doctorJson(f);
-  assert.is(code, 1);
-  const c = check(doc, 'node');
-  assert.is(c.status, 'fail', describe(doc));
-  assert.match(c.summary, new RegExp(`main ${bad.slice(0, 7)} needs node ">=99", which no installed Node satisfies; the mirror still serves ${good.slice(0, 7)}`));
-  assert.match(c.fix ?? '', /brew install node@99/);
-  assert.match(c.fix ?? '', /nvm install 99/);
-  assert.match(c.fix ?? '', /localhost-ops sync --name site/);
-  assert.is(check(doc, 'aligned').status, 'skip', 'aligned depends on node');
-  // The failed sync is recorded too (last-sync, and the logs quote its preflight).
-  assert.is(check(doc, 'last-sync').status, 'fail');
-  assert.match(check(doc, 'last-sync').detail ?? '', /No installed Node satisfies node ">=99"/);
-  for (const o of doc.checks) if (!['node', 'aligned', 'last-sync', 'logs'].includes(o.id)) assert.is(o.status, 'ok', `${o.id}: ${o.summary}`);
-  assert.is((await f.get()).body, 'site says: newer main\n', 'still serving the last good commit');
+faults(
+  'the mirror on another branch: worktree fails, its dependents skip; sync switches back',
+  withTimeout(T, async () => {
+    const f = need();
+    await sh(f.worktree, 'git', ['checkout', '-q', '-b', 'somebody-elses']);
+    const { code, doc } = await doctorJson(f);
+    const c = assertFault(doc, code, {
+      id: 'worktree',
+      status: 'fail',
+      fix: /localhost-ops sync --name site/,
+      skipped: READ_THE_MIRROR,
+    });
+    assert.match(c.summary, /branch somebody-elses, not localhost-sync/);
+    await syncRepairs(f);
+    assert.is(await sh(f.worktree, 'git', ['branch', '--show-current']), 'localhost-sync');
+  }),
+);
 
-  installNodeWithNvm(f, '99.0.0');
-  const repaired = await f.cli(['sync']);
-  assert.is(repaired.code, 0, repaired.stdout + repaired.stderr);
-  const after = await doctorJson(f);
-  assert.is(check(after.doc, 'node').status, 'ok', describe(after.doc));
-  assert.match(check(after.doc, 'node').summary, /Node 99\.0\.0/);
-  assert.is(check(after.doc, 'aligned').status, 'ok');
-  assert.is(check(after.doc, 'last-sync').status, 'ok');
-  // The jobs' definitions are install's record: a new Node for main reloads nothing, and
-  // there is no drift to report (run and npm ci put the served commit's Node first).
-  assertHealthy(after.doc, after.code);
-}));
+faults(
+  'node_modules deleted: dependencies fails; sync runs npm ci again',
+  withTimeout(T, async () => {
+    const f = need();
+    rmSync(join(f.worktree, 'node_modules'), { recursive: true, force: true });
+    const { code, doc } = await doctorJson(f);
+    const c = assertFault(doc, code, { id: 'dependencies', status: 'fail', fix: /localhost-ops sync --name site/ });
+    assert.match(c.summary, /node_modules is missing/);
+    await syncRepairs(f);
+    assert.ok(existsSync(join(f.worktree, 'node_modules', 'greeting')));
+  }),
+);
 
-faults('bad input exits 2 with one sentence and nothing on stdout', withTimeout(T, async () => {
-  const f = need();
-  const r = await f.cli(['doctor', '--name', 'nope', '--json']);
-  assert.is(r.code, 2);
-  assert.is(r.stdout, '');
-  assert.match(r.stderr, /^localhost-ops: No site named "nope" is installed \(installed: site\)\./);
-  assert.is(r.stderr.trim().split('\n').length, 1);
-}));
+faults(
+  'last-sync.env deleted: last-sync fails; sync writes it again',
+  withTimeout(T, async () => {
+    const f = need();
+    rmSync(join(f.siteDir(), 'last-sync.env'));
+    const { code, doc } = await doctorJson(f);
+    const c = assertFault(doc, code, { id: 'last-sync', status: 'fail', fix: /localhost-ops sync --name site/ });
+    assert.match(c.summary, /last-sync\.env is missing/);
+    await syncRepairs(f);
+    assert.ok(f.record());
+  }),
+);
+
+faults(
+  'the mirror folder deleted: worktree fails, everything that reads it skips; sync recreates it',
+  withTimeout(T, async () => {
+    const f = need();
+    rmSync(f.worktree, { recursive: true, force: true });
+    const { code, doc } = await doctorJson(f);
+    const c = assertFault(doc, code, {
+      id: 'worktree',
+      status: 'fail',
+      fix: /localhost-ops sync --name site/,
+      skipped: READ_THE_MIRROR,
+    });
+    assert.match(c.summary, /the mirror ~\/ops-local\/site\/localhost-worktree is missing/);
+    await syncRepairs(f);
+    assert.is((await f.get()).body, 'site says: newer main\n');
+  }),
+);
+
+faults(
+  'the server killed: service fails, the port checks skip; sync restarts it',
+  withTimeout(T, async () => {
+    const f = need();
+    const pid = f.serverPid();
+    await f.killServer();
+    const { code, doc } = await doctorJson(f);
+    const c = assertFault(doc, code, {
+      id: 'service',
+      status: 'fail',
+      fix: /localhost-ops sync --name site/,
+      skipped: ['server-port', 'server-process', 'http'],
+    });
+    assert.match(c.summary, new RegExp(`server job is not running: pid ${pid} is gone`));
+    await syncRepairs(f);
+  }),
+);
+
+faults(
+  'a stray server holds the port from another folder: server-process names it; kill it, then sync',
+  withTimeout(T, async () => {
+    const f = need();
+    await f.killServer();
+    const stray = await f.startStrayServer();
+    try {
+      const { code, doc } = await doctorJson(f);
+      // service warns (its server is down because of the stray) and points the same way.
+      const c = assertFault(doc, code, {
+        id: 'server-process',
+        status: 'fail',
+        fix: new RegExp(`kill ${stray.pid}\\b.*localhost-ops sync --name site`),
+        skipped: ['http'],
+        alsoWarn: ['service'],
+      });
+      assert.match(c.summary, new RegExp(`pid ${stray.pid}`));
+      assert.match(c.detail ?? '', new RegExp(`cwd +${stray.dir.replace(f.home, '~')}`));
+      assert.match(c.detail ?? '', /command +.*node -e/);
+      assert.match(check(doc, 'service').fix ?? '', new RegExp(`kill ${stray.pid}`));
+      const text = await f.cli(['doctor']);
+      assert.match(text.stdout, new RegExp(`^Next: kill ${stray.pid} && localhost-ops sync --name site$`, 'm'));
+    } finally {
+      await stray.stop();
+    }
+    await syncRepairs(f);
+    assert.is((await f.get()).body, 'site says: newer main\n');
+  }),
+);
+
+faults(
+  'writeDiagnosis: the text report without the network check or colour, beside last-sync.env',
+  withTimeout(T, async () => {
+    const f = need();
+    appendFileSync(join(f.worktree, 'content.txt'), 'an edit\n');
+    const { writeDiagnosis } = await import('../src/doctor/index.js');
+    const { getSitePaths } = await import('../src/site/paths.js');
+    const config = JSON.parse(readFileSync(join(f.siteDir(), 'config.json'), 'utf8'));
+    await withEnv(
+      { HOME: f.home, LOCALHOST_OPS_HOME: f.opsHome, NVM_DIR: f.env.NVM_DIR, FORCE_COLOR: '1', NO_COLOR: undefined },
+      () => writeDiagnosis({ name: 'site', config, paths: getSitePaths('site', f.opsHome) }),
+    );
+    const file = join(f.siteDir(), 'last-diagnosis.txt');
+    assert.is(statSync(file).mode & 0o777, 0o644);
+    const text = readFileSync(file, 'utf8');
+    assert.not.match(text, /\x1b\[/, 'never colour in the file');
+    assert.match(text, /^Written by the sync at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d because its status changed/m);
+    assert.match(text, /^- aligned {9}skipped: network check off/m);
+    assert.match(text, /^✗ worktree-clean {2}1 local edit in the mirror/m);
+    assert.match(text, /^Next: localhost-ops sync --name site$/m);
+    assert.not.ok(text.includes(f.home), '$HOME shown as ~');
+    await syncRepairs(f);
+  }),
+);
+
+faults(
+  'main needs a Node nobody installed: node fails and says which and how; installing it and syncing repairs',
+  withTimeout(T, async () => {
+    const f = need();
+    const good = await sh(f.worktree, 'git', ['rev-parse', 'HEAD']);
+    const bad = await f.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) }, 'require node 99');
+    const s = await f.cli(['sync']);
+    assert.is(s.code, 1, 'sync refuses a main no Node can run');
+    const { code, doc } = await doctorJson(f);
+    assert.is(code, 1);
+    const c = check(doc, 'node');
+    assert.is(c.status, 'fail', describe(doc));
+    assert.match(
+      c.summary,
+      new RegExp(
+        `main ${bad.slice(0, 7)} needs node ">=99", which no installed Node satisfies; the mirror still serves ${good.slice(0, 7)}`,
+      ),
+    );
+    assert.match(c.fix ?? '', /brew install node@99/);
+    assert.match(c.fix ?? '', /nvm install 99/);
+    assert.match(c.fix ?? '', /localhost-ops sync --name site/);
+    assert.is(check(doc, 'aligned').status, 'skip', 'aligned depends on node');
+    // The failed sync is recorded too (last-sync, and the logs quote its preflight).
+    assert.is(check(doc, 'last-sync').status, 'fail');
+    assert.match(check(doc, 'last-sync').detail ?? '', /No installed Node satisfies node ">=99"/);
+    for (const o of doc.checks)
+      if (!['node', 'aligned', 'last-sync', 'logs'].includes(o.id)) assert.is(o.status, 'ok', `${o.id}: ${o.summary}`);
+    assert.is((await f.get()).body, 'site says: newer main\n', 'still serving the last good commit');
+
+    installNodeWithNvm(f, '99.0.0');
+    const repaired = await f.cli(['sync']);
+    assert.is(repaired.code, 0, repaired.stdout + repaired.stderr);
+    const after = await doctorJson(f);
+    assert.is(check(after.doc, 'node').status, 'ok', describe(after.doc));
+    assert.match(check(after.doc, 'node').summary, /Node 99\.0\.0/);
+    assert.is(check(after.doc, 'aligned').status, 'ok');
+    assert.is(check(after.doc, 'last-sync').status, 'ok');
+    // The jobs' definitions are install's record: a new Node for main reloads nothing, and
+    // there is no drift to report (run and npm ci put the served commit's Node first).
+    assertHealthy(after.doc, after.code);
+  }),
+);
+
+faults(
+  'bad input exits 2 with one sentence and nothing on stdout',
+  withTimeout(T, async () => {
+    const f = need();
+    const r = await f.cli(['doctor', '--name', 'nope', '--json']);
+    assert.is(r.code, 2);
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, /^localhost-ops: No site named "nope" is installed \(installed: site\)\./);
+    assert.is(r.stderr.trim().split('\n').length, 1);
+  }),
+);
 
 faults.run();
 
@@ -443,34 +626,41 @@ launchd.after(async () => {
   await lx.cleanup();
 });
 
-launchd('healthy on launchd; a hand-edited plist is drift, named key by key; the install the fix names repairs it', withTimeout(T, async () => {
-  lx = await createFixture('doctor on launchd');
-  const r = await lx.cli(lx.installArgs({ service: 'launchd' }), env);
-  assert.is(r.code, 0, r.stdout + r.stderr);
-  await lx.waitForSyncs(2);
-  const healthy = await doctorJson(lx, [], env);
-  assertHealthy(healthy.doc, healthy.code);
-  assert.match(check(healthy.doc, 'service').summary, /server job running, pid \d+ \(launchd backend\)/);
+launchd(
+  'healthy on launchd; a hand-edited plist is drift, named key by key; the install the fix names repairs it',
+  withTimeout(T, async () => {
+    lx = await createFixture('doctor on launchd');
+    const r = await lx.cli(lx.installArgs({ service: 'launchd' }), env);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    await lx.waitForSyncs(2);
+    const healthy = await doctorJson(lx, [], env);
+    assertHealthy(healthy.doc, healthy.code);
+    assert.match(check(healthy.doc, 'service').summary, /server job running, pid \d+ \(launchd backend\)/);
 
-  const plist = getAgentPath('localhost-ops.site.server', lx.home);
-  const agent = parse(readFileSync(plist, 'utf8')) as Record<string, unknown>;
-  (agent.EnvironmentVariables as Record<string, string>).NODE_OPTIONS = '--inspect';
-  agent.ThrottleInterval = 1;
-  writeFileSync(plist, build(agent as Parameters<typeof build>[0]));
-  const { code, doc } = await doctorJson(lx, [], env);
-  const c = assertFault(doc, code, { id: 'service', status: 'warn', fix: /localhost-ops install --repo ~\/dev\/site --name site .*--service launchd/ });
-  assert.match(c.summary, /the installed server job definition differs from what install would write now/);
-  assert.match(c.detail ?? '', /server: EnvironmentVariables\.NODE_OPTIONS: --inspect → \(none\)/);
-  assert.match(c.detail ?? '', /server: ThrottleInterval: 1 → 10/);
+    const plist = getAgentPath('localhost-ops.site.server', lx.home);
+    const agent = parse(readFileSync(plist, 'utf8')) as Record<string, unknown>;
+    (agent.EnvironmentVariables as Record<string, string>).NODE_OPTIONS = '--inspect';
+    agent.ThrottleInterval = 1;
+    writeFileSync(plist, build(agent as Parameters<typeof build>[0]));
+    const { code, doc } = await doctorJson(lx, [], env);
+    const c = assertFault(doc, code, {
+      id: 'service',
+      status: 'warn',
+      fix: /localhost-ops install --repo ~\/dev\/site --name site .*--service launchd/,
+    });
+    assert.match(c.summary, /the installed server job definition differs from what install would write now/);
+    assert.match(c.detail ?? '', /server: EnvironmentVariables\.NODE_OPTIONS: --inspect → \(none\)/);
+    assert.match(c.detail ?? '', /server: ThrottleInterval: 1 → 10/);
 
-  // A no-op sync leaves job definitions alone; the command doctor names puts it right.
-  const text = await lx.cli(['doctor'], env);
-  const next = /^Next: (.*)$/m.exec(text.stdout)?.[1] ?? '';
-  const fixed = await runFixCommand(lx, next, env);
-  assert.is(fixed.code, 0, fixed.stdout + fixed.stderr);
-  assert.not.match(readFileSync(plist, 'utf8'), /NODE_OPTIONS/);
-  const after = await doctorJson(lx, [], env);
-  assertHealthy(after.doc, after.code);
-}));
+    // A no-op sync leaves job definitions alone; the command doctor names puts it right.
+    const text = await lx.cli(['doctor'], env);
+    const next = /^Next: (.*)$/m.exec(text.stdout)?.[1] ?? '';
+    const fixed = await runFixCommand(lx, next, env);
+    assert.is(fixed.code, 0, fixed.stdout + fixed.stderr);
+    assert.not.match(readFileSync(plist, 'utf8'), /NODE_OPTIONS/);
+    const after = await doctorJson(lx, [], env);
+    assertHealthy(after.doc, after.code);
+  }),
+);
 
 launchd.run();

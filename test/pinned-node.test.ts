@@ -4,10 +4,10 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getNodeFor, getNodeKey } from '../src/pinned-node.js';
-import { getFileId } from '../src/fsutil.js';
-import type { SiteConfig } from '../src/config.js';
-import type { DepsStamp } from '../src/deps.js';
+import { getNodeFor, getNodeKey } from '../src/runtime/pinned-node.js';
+import { getFileId } from '../src/os/fs.js';
+import type { SiteConfig } from '../src/site/config.js';
+import type { DepsStamp } from '../src/runtime/deps.js';
 
 const config = { node: null } as SiteConfig;
 const PKG = JSON.stringify({ engines: { node: '>=1' } });
@@ -18,7 +18,14 @@ test('a stamp for the same engines and the same binary answers without a search'
     const bin = join(dir, 'node');
     writeFileSync(bin, '#!/bin/sh\necho v99.0.0\n');
     chmodSync(bin, 0o755);
-    const stamp: DepsStamp = { lockHash: 'x', nodeBin: bin, nodeId: getFileId(bin), nodeVersion: '99.0.0', npmVersion: null, nodeKey: getNodeKey(config, PKG) };
+    const stamp: DepsStamp = {
+      lockHash: 'x',
+      nodeBin: bin,
+      nodeId: getFileId(bin),
+      nodeVersion: '99.0.0',
+      npmVersion: null,
+      nodeKey: getNodeKey(config, PKG),
+    };
     const hit = await getNodeFor(config, PKG, stamp);
     assert.is(hit.node.bin, bin, 'the remembered Node');
     assert.is(hit.node.source, 'stamp');
@@ -30,7 +37,10 @@ test('a stamp for the same engines and the same binary answers without a search'
     assert.is.not(miss.node.source, 'stamp');
 
     // Other engines: search again.
-    const other = await getNodeFor(config, JSON.stringify({ engines: { node: '>=2' } }), { ...stamp, nodeId: getFileId(bin) });
+    const other = await getNodeFor(config, JSON.stringify({ engines: { node: '>=2' } }), {
+      ...stamp,
+      nodeId: getFileId(bin),
+    });
     assert.is.not(other.node.source, 'stamp');
   } finally {
     rmSync(dir, { recursive: true, force: true });

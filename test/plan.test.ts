@@ -1,7 +1,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getNpmNetworkCode } from '../src/deps.js';
-import { planRepair, planUpdate, planRecovery, planFailure, isKnownBad, getRecreateAt, type UpdateFacts } from '../src/sync/plan.js';
+import { getNpmNetworkCode } from '../src/runtime/deps.js';
+import {
+  planRepair,
+  planUpdate,
+  planRecovery,
+  planFailure,
+  isKnownBad,
+  getRecreateAt,
+  type UpdateFacts,
+} from '../src/sync/plan.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -26,7 +34,8 @@ test('isKnownBad: a failed main waits for a new commit or --force', () => {
     [A, '', false, false],
     ['', '', false, false],
   ];
-  for (const [target, failed, force, want] of rows) assert.is(isKnownBad(target, failed, force), want, `${target.slice(0, 1)} ${failed.slice(0, 1)} ${force}`);
+  for (const [target, failed, force, want] of rows)
+    assert.is(isKnownBad(target, failed, force), want, `${target.slice(0, 1)} ${failed.slice(0, 1)} ${force}`);
 });
 
 test('getRecreateAt: last good commit, else the target', () => {
@@ -55,7 +64,7 @@ test('planUpdate: noop only when aligned, clean, current and healthy', () => {
   }
 });
 
-test('planFailure: only the commit\'s own failure holds it back; a foreign program stops the rollback', () => {
+test("planFailure: only the commit's own failure holds it back; a foreign program stops the rollback", () => {
   const rows: [Parameters<typeof planFailure>[0], boolean, string][] = [
     [{ target: B, lastGood: A, blame: 'commit', foreign: false }, true, 'rollback'],
     [{ target: B, lastGood: '', blame: 'commit', foreign: false }, true, 'give-up'],
@@ -84,7 +93,10 @@ test('getNpmNetworkCode: npm failing for want of the registry, and nothing else'
     ['npm error code ECONNREFUSED\nnpm error syscall connect', 'ECONNREFUSED'],
     ['npm ERR! code ENOTFOUND\nnpm ERR! errno ENOTFOUND', 'ENOTFOUND'],
     ['npm error code EAI_AGAIN', 'EAI_AGAIN'],
-    ['npm error code EUSAGE\nnpm error `npm ci` can only install packages when your package.json and package-lock.json are in sync', null],
+    [
+      'npm error code EUSAGE\nnpm error `npm ci` can only install packages when your package.json and package-lock.json are in sync',
+      null,
+    ],
     ['npm error code EJSONPARSE', null],
     ['', null],
   ];

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../src/proc.js';
+import { run } from '../src/os/exec.js';
 import { OpsError } from '../src/errors.js';
 
 async function failure(p: Promise<unknown>): Promise<OpsError> {
@@ -38,7 +38,11 @@ test('a missing program, a missing folder, a timeout and a failure each read as 
 });
 
 test('allowFail resolves with the exit code and the output', async () => {
-  const r = await run(process.execPath, ['-e', 'process.stdout.write("out"); process.stderr.write("err"); process.exit(3)'], { allowFail: true });
+  const r = await run(
+    process.execPath,
+    ['-e', 'process.stdout.write("out"); process.stderr.write("err"); process.exit(3)'],
+    { allowFail: true },
+  );
   assert.equal(r, { code: 3, stdout: 'out', stderr: 'err' });
 });
 

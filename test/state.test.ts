@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatSyncRecord, parseSyncRecord, writeSyncRecord, type SyncRecord } from '../src/state.js';
-import { run } from '../src/proc.js';
+import { formatSyncRecord, parseSyncRecord, writeSyncRecord, type SyncRecord } from '../src/site/last-sync.js';
+import { run } from '../src/os/exec.js';
 
 const base: SyncRecord = {
   at: '2026-03-16 20:29:43',
@@ -38,7 +38,9 @@ test('every message reads back exactly through bash source, and runs nothing', a
       const text = readFileSync(file, 'utf8');
       assert.is(text.trim().split('\n').length, 9, 'one line per key');
       assert.is(statSync(file).mode & 0o022, 0, 'not group/world writable');
-      const r = await run('bash', ['-c', `set -eu; source ./last-sync.env; printf '%s' "$LAST_SYNC_MESSAGE"`], { cwd: dir });
+      const r = await run('bash', ['-c', `set -eu; source ./last-sync.env; printf '%s' "$LAST_SYNC_MESSAGE"`], {
+        cwd: dir,
+      });
       const expected = message.replace(/[\u0000-\u001f]+/g, ' ');
       assert.is(r.stdout, expected, `bash reads back: ${JSON.stringify(message)}`);
       assert.is(parseSyncRecord(text)?.message, expected, 'our reader agrees');

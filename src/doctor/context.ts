@@ -5,16 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Site } from '../config.js';
-import * as git from '../git.js';
-import { readSyncRecord, type SyncRecord } from '../state.js';
-import { getListeners, type Listener } from '../procinfo.js';
-import { readDepsStamp } from '../deps.js';
-import { getNodeFor } from '../pinned-node.js';
+import type { Site } from '../site/config.js';
+import * as git from '../os/git.js';
+import { readSyncRecord, type SyncRecord } from '../site/last-sync.js';
+import { getListeners, type Listener } from '../os/listeners.js';
+import { readDepsStamp } from '../runtime/deps.js';
+import { getNodeFor } from '../runtime/pinned-node.js';
 import { describeError } from '../errors.js';
-import { readTextOrNull } from '../fsutil.js';
-import type { NodeInstall } from '../node-runtime.js';
-import { getJobSpecs, loadBackend, type JobSpec, type ServiceStatus } from '../service/jobs.js';
+import { readTextOrNull } from '../os/fs.js';
+import type { NodeInstall } from '../runtime/choose.js';
+import { getJobSpecs, loadBackend, type JobSpec, type ServiceBackend, type ServiceStatus } from '../service/index.js';
 
 import { readInstalledJobs, type InstalledJobs } from './installed.js';
 
@@ -67,6 +67,7 @@ export interface ServiceFacts {
   /** What install would write now. */
   specs: JobSpec[];
   installed: InstalledJobs;
+  backend: ServiceBackend;
 }
 
 export class DoctorContext {
@@ -88,12 +89,18 @@ export class DoctorContext {
   readonly record = lazy((): SyncRecord | null => readSyncRecord(this.paths.lastSync));
 
   /** The folder exists and is a registered worktree of the canonical repo. */
-  readonly mirrorPresent = lazy(() => existsSync(this.paths.worktree) && git.isWorktreeOf(this.paths.worktree, this.config.repo));
+  readonly mirrorPresent = lazy(
+    () => existsSync(this.paths.worktree) && git.isWorktreeOf(this.paths.worktree, this.config.repo),
+  );
 
-  readonly mirrorHead = lazy(async (): Promise<git.MirrorHead> => (this.mirrorPresent() ? git.getMirrorHead(this.paths.worktree) : { head: null, branchRef: null }));
+  readonly mirrorHead = lazy(async (): Promise<git.MirrorHead> =>
+    this.mirrorPresent() ? git.getMirrorHead(this.paths.worktree) : { head: null, branchRef: null },
+  );
 
   /** origin/main as the sync job last fetched it. */
-  readonly mainSha = lazy(() => git.getRefSha(this.config.repo, `refs/remotes/${this.config.remote}/${this.config.branch}`));
+  readonly mainSha = lazy(() =>
+    git.getRefSha(this.config.repo, `refs/remotes/${this.config.remote}/${this.config.branch}`),
+  );
 
   readonly remoteHead = lazy(async (): Promise<RemoteHead> => {
     const started = Date.now();
@@ -128,8 +135,11 @@ export class DoctorContext {
     settle(async (): Promise<ServiceFacts> => {
       const specs = getJobSpecs(this.site);
       const backend = await loadBackend(this.config.service);
-      const [status, installed] = await Promise.all([backend.status(this.site, specs), readInstalledJobs(this.site)]);
-      return { status, specs, installed };
+      const [status, installed] = await Promise.all([
+        backend.status(this.site, specs),
+        readInstalledJobs(this.site, backend),
+      ]);
+      return { status, specs, installed, backend };
     }),
   );
 }

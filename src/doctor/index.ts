@@ -3,12 +3,12 @@
  * failed and 1 when something did. Also the diagnosis a sync leaves beside its state when
  * its status changed. Thin: checks live in checks/, the runner and renderer beside this.
  */
-import type { Site } from '../config.js';
-import { resolveSite } from '../config.js';
-import { writeFileAtomic } from '../fsutil.js';
-import { formatUrl } from '../http-probe.js';
-import { formatLocalTime } from '../state.js';
-import { isColorEnabled } from '../ui.js';
+import type { Site } from '../site/config.js';
+import { resolveSite } from '../site/store.js';
+import { writeFileAtomic } from '../os/fs.js';
+import { formatUrl } from '../os/http.js';
+import { formatLocalTime } from '../site/last-sync.js';
+import { isColorEnabled } from '../ui/progress.js';
 import { CHECKS } from './checks/index.js';
 import { DoctorContext, type DoctorOptions } from './context.js';
 import { runChecks } from './run-checks.js';
@@ -38,10 +38,18 @@ async function getStyle(): Promise<Style> {
 /** What install prints at its end: the doctor verdict without the network check. */
 export async function getInstallVerdict(site: Site): Promise<{ text: string; exitCode: number }> {
   const report = await diagnose(site, { network: false });
-  return { text: renderSummary(report, { style: await getStyle(), verbose: false }), exitCode: getExitCode(report.verdict) };
+  return {
+    text: renderSummary(report, { style: await getStyle(), verbose: false }),
+    exitCode: getExitCode(report.verdict),
+  };
 }
 
-export async function doctorCommand(argv: { name?: string; json?: boolean; network?: boolean; verbose?: boolean }): Promise<number> {
+export async function doctorCommand(argv: {
+  name?: string;
+  json?: boolean;
+  network?: boolean;
+  verbose?: boolean;
+}): Promise<number> {
   const site = resolveSite(argv.name);
   const report = await diagnose(site, { network: argv.network !== false });
   if (argv.json) {

@@ -3,7 +3,7 @@
  * $HOME is shown as ~ here, once, for whatever the checks wrote (they write plain
  * absolute paths). The layout is the same with or without colour.
  */
-import { tildify } from '../paths.js';
+import { tildify } from '../site/paths.js';
 import type { CheckReport, Report, Status } from './types.js';
 
 export interface Style {
@@ -52,7 +52,9 @@ function countLine(report: Report): string {
 
 function renderCheck(c: CheckReport, opts: TextOptions): string[] {
   const paint = opts.style[c.status];
-  const lines = [`${paint(MARK[c.status])} ${c.id.padEnd(ID_WIDTH)}${c.status === 'skip' ? opts.style.skip(c.summary) : c.summary}`];
+  const lines = [
+    `${paint(MARK[c.status])} ${c.id.padEnd(ID_WIDTH)}${c.status === 'skip' ? opts.style.skip(c.summary) : c.summary}`,
+  ];
   const problem = c.status === 'warn' || c.status === 'fail';
   if (c.detail && (problem || opts.verbose)) lines.push(...indent(c.detail));
   if (problem && c.fix) lines.push(...indent(`${paint('fix:')} ${c.fix}`));
@@ -89,7 +91,14 @@ export function renderJson(report: Report, home?: string): string {
     schemaVersion: 1,
     site: report.site,
     verdict: report.verdict,
-    checks: report.checks.map((c) => ({ id: c.id, title: c.title, status: c.status, summary: t(c.summary), detail: t(c.detail), fix: t(c.fix) })),
+    checks: report.checks.map((c) => ({
+      id: c.id,
+      title: c.title,
+      status: c.status,
+      summary: t(c.summary),
+      detail: t(c.detail),
+      fix: t(c.fix),
+    })),
   };
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -32,15 +32,23 @@ export async function runChecks(checks: Check[], ctx: DoctorContext): Promise<Ch
       const base = { id: check.id, title: check.title };
       if (roots.size) {
         const blockedBy = [...roots];
-        return { report: { ...base, status: 'skip', summary: `skipped: ${blockedBy.join(' and ')} failed` }, blockedBy };
+        return {
+          report: { ...base, status: 'skip', summary: `skipped: ${blockedBy.join(' and ')} failed` },
+          blockedBy,
+        };
       }
       try {
         return { report: { ...base, ...(await check.run(ctx)) }, blockedBy: [] };
       } catch (err) {
         // A check that crashes is a finding too, never a crashed doctor.
-        const result = fail(`doctor could not run this check: ${describeError(err)}`, 'Run doctor again; if it persists, run it with LOCALHOST_OPS_DEBUG=1 and report the output.', undefined, {
-          detail: process.env.LOCALHOST_OPS_DEBUG ? (err as Error)?.stack : undefined,
-        });
+        const result = fail(
+          `doctor could not run this check: ${describeError(err)}`,
+          'Run doctor again; if it persists, run it with LOCALHOST_OPS_DEBUG=1 and report the output.',
+          undefined,
+          {
+            detail: process.env.LOCALHOST_OPS_DEBUG ? (err as Error)?.stack : undefined,
+          },
+        );
         return { report: { ...base, ...result }, blockedBy: [] };
       }
     })();

@@ -3,18 +3,28 @@
  * install and start the two jobs, and say where to look. Run again with the same flags it
  * changes nothing and restarts nothing.
  */
-import { parseInstallFlags, writeSiteConfig, type InstallFlags, type Site } from '../config.js';
-import { getSitePaths, tildify } from '../paths.js';
-import { ensureDir } from '../fsutil.js';
-import { acquireLock } from '../lock.js';
-import { appendLogLine } from '../log.js';
+import { parseInstallFlags, type InstallFlags, type Site } from '../site/config.js';
+import { writeSiteConfig } from '../site/store.js';
+import { getSitePaths, tildify } from '../site/paths.js';
+import { ensureDir } from '../os/fs.js';
+import { acquireLock } from '../os/lock.js';
+import { appendLogLine } from '../os/log.js';
 import { performSync } from '../sync/execute.js';
-import { short, getExitCodeFor } from '../state.js';
-import { getJobContext, getJobSpecs, loadBackend } from '../service/jobs.js';
-import { formatUrl } from '../http-probe.js';
-import { waitForHealthy } from '../health.js';
-import { createProgress } from '../ui.js';
-import { resolveMainNode, verifyBranch, verifyNameFree, verifyNodePin, verifyPaths, verifyPort, verifyRepo, verifyService } from './validate.js';
+import { short, getExitCodeFor } from '../site/last-sync.js';
+import { getJobContext, getJobSpecs, loadBackend } from '../service/index.js';
+import { formatUrl } from '../os/http.js';
+import { waitForHealthy } from '../run/health.js';
+import { createProgress } from '../ui/progress.js';
+import {
+  resolveMainNode,
+  verifyBranch,
+  verifyNameFree,
+  verifyNodePin,
+  verifyPaths,
+  verifyPort,
+  verifyRepo,
+  verifyService,
+} from './validate.js';
 
 export async function installCommand(flags: InstallFlags): Promise<number> {
   let config = parseInstallFlags(flags);
@@ -56,8 +66,11 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       if (touched.includes('server')) {
         // A reloaded server job starts a new server: wait for it, as the first sync did.
         progress.update('waiting for the server');
-        const health = await waitForHealthy(config, paths.worktree, () => backend.isServerRunning(site));
-        appendLogLine(paths.syncLog, `[${process.pid}] install: server job reloaded; ${health.healthy ? 'healthy' : `not healthy: ${health.reason}`}`);
+        const health = await waitForHealthy(config, paths.worktree, () => backend.isRunning(site, 'server'));
+        appendLogLine(
+          paths.syncLog,
+          `[${process.pid}] install: server job reloaded; ${health.healthy ? 'healthy' : `not healthy: ${health.reason}`}`,
+        );
       }
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');
@@ -74,12 +87,21 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
   }
 }
 
-function printSummary(site: Site, status: string, sha: string, message: string, touched: string[], configChanged: boolean): void {
+function printSummary(
+  site: Site,
+  status: string,
+  sha: string,
+  message: string,
+  touched: string[],
+  configChanged: boolean,
+): void {
   const { config, paths } = site;
   const url = formatUrl(config.host, config.port, '/');
   const ok = status === 'updated' || status === 'noop';
   const lines = [
-    ok ? `Serving ${config.branch} ${short(sha)} at ${url}` : `The mirror is installed but not serving ${config.branch}: ${message}`,
+    ok
+      ? `Serving ${config.branch} ${short(sha)} at ${url}`
+      : `The mirror is installed but not serving ${config.branch}: ${message}`,
     `  site     ${config.name}`,
     `  mirror   ${tildify(paths.worktree)}`,
     `  jobs     ${config.service} backend, sync every ${config.interval} s: ${touched.length ? `(re)started ${touched.join(' and ')}` : 'unchanged'}`,

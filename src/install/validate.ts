@@ -2,14 +2,15 @@
 import { statSync, accessSync, constants, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
-import { listSiteNames, readSiteConfig, type SiteConfig } from '../config.js';
-import * as git from '../git.js';
-import { getExternalVolumePath, getSitePaths, tildify } from '../paths.js';
-import { getListeners, isInside, isPortFree } from '../procinfo.js';
-import { describeListener, isSiteServer } from '../health.js';
-import { findOnPath } from '../fsutil.js';
-import { getNodeFor } from '../pinned-node.js';
-import type { NodeInstall } from '../node-runtime.js';
+import { type SiteConfig } from '../site/config.js';
+import { listSiteNames, readSiteConfig } from '../site/store.js';
+import * as git from '../os/git.js';
+import { getExternalVolumePath, getSitePaths, tildify } from '../site/paths.js';
+import { getListeners, isInside, isPortFree } from '../os/listeners.js';
+import { describeListener, isSiteServer } from '../run/health.js';
+import { findOnPath } from '../os/fs.js';
+import { getNodeFor } from '../runtime/pinned-node.js';
+import type { NodeInstall } from '../runtime/choose.js';
 
 /** Checks the repo; returns its real path (git reports real paths, and a symlink must not confuse us). */
 export async function verifyRepo(config: SiteConfig): Promise<string> {
@@ -20,17 +21,34 @@ export async function verifyRepo(config: SiteConfig): Promise<string> {
   } catch {
     // missing
   }
-  if (!isDir) throw new UserError(`There is no folder at ${tildify(repo)}.`, 'Pass --repo with the path of your clone of the site.');
+  if (!isDir)
+    throw new UserError(
+      `There is no folder at ${tildify(repo)}.`,
+      'Pass --repo with the path of your clone of the site.',
+    );
   const top = await git.getRepoTop(repo);
-  if (top === null) throw new UserError(`${tildify(repo)} is not a git repository.`, 'Pass --repo with the path of a git clone of the site.');
+  if (top === null)
+    throw new UserError(
+      `${tildify(repo)} is not a git repository.`,
+      'Pass --repo with the path of a git clone of the site.',
+    );
   if (realpathSync(top) !== realpathSync(repo)) {
-    throw new UserError(`${tildify(repo)} is inside the repository ${tildify(top)}, not its top folder.`, `Pass --repo ${tildify(top)}.`);
+    throw new UserError(
+      `${tildify(repo)} is inside the repository ${tildify(top)}, not its top folder.`,
+      `Pass --repo ${tildify(top)}.`,
+    );
   }
   if (git.getWorktreeGitDir(repo) !== null) {
-    throw new UserError(`${tildify(repo)} is a linked worktree, not the main clone.`, 'Pass --repo with the path of your main clone.');
+    throw new UserError(
+      `${tildify(repo)} is a linked worktree, not the main clone.`,
+      'Pass --repo with the path of your main clone.',
+    );
   }
   if (!(await git.hasRemote(repo, config.remote))) {
-    throw new UserError(`${tildify(repo)} has no remote named "${config.remote}".`, `Pass --remote with one of its remotes (git -C ${tildify(repo)} remote -v).`);
+    throw new UserError(
+      `${tildify(repo)} has no remote named "${config.remote}".`,
+      `Pass --remote with one of its remotes (git -C ${tildify(repo)} remote -v).`,
+    );
   }
   return realpathSync(repo);
 }
@@ -42,7 +60,10 @@ export async function verifyBranch(config: SiteConfig): Promise<void> {
   } catch (err) {
     const text = (err as Error).message;
     if (/couldn't find remote ref|no such ref|not our ref/i.test(text)) {
-      throw new UserError(`The remote "${config.remote}" has no branch "${config.branch}".`, `Pass --branch with a branch that exists on ${config.remote}.`);
+      throw new UserError(
+        `The remote "${config.remote}" has no branch "${config.branch}".`,
+        `Pass --branch with a branch that exists on ${config.remote}.`,
+      );
     }
     throw err;
   }
@@ -60,12 +81,17 @@ export function verifyPaths(config: SiteConfig): void {
   if (external) {
     throw new UserError(
       `The ${external.what} ${external.path} is on an external volume, where launchd refuses to run programs ("Operation not permitted", exit 78) and npm fails with EPERM.`,
-      external.what === 'tool' ? 'Install localhost-ops on the internal disk.' : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
+      external.what === 'tool'
+        ? 'Install localhost-ops on the internal disk.'
+        : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
     );
   }
   // Either way round is refused: uninstall --purge deletes the site folder.
   if (isInside(paths.dir, config.repo) || isInside(config.repo, paths.dir)) {
-    throw new UserError(`The site folder ${tildify(paths.dir)} and the repository ${tildify(config.repo)} overlap.`, 'Set LOCALHOST_OPS_HOME to a folder apart from the repository, or pass another --name.');
+    throw new UserError(
+      `The site folder ${tildify(paths.dir)} and the repository ${tildify(config.repo)} overlap.`,
+      'Set LOCALHOST_OPS_HOME to a folder apart from the repository, or pass another --name.',
+    );
   }
 }
 
@@ -74,16 +100,25 @@ export function verifyNodePin(config: SiteConfig): void {
   try {
     accessSync(config.node, constants.X_OK);
   } catch {
-    throw new UserError(`--node ${tildify(config.node)} is not an executable file.`, 'Pass --node with the path of a node binary, or leave it out.');
+    throw new UserError(
+      `--node ${tildify(config.node)} is not an executable file.`,
+      'Pass --node with the path of a node binary, or leave it out.',
+    );
   }
 }
 
 export function verifyService(config: SiteConfig): void {
   if (config.service === 'systemd') {
-    throw new UserError('The systemd backend is not available yet.', 'Pass --service process (or leave --service out).');
+    throw new UserError(
+      'The systemd backend is not available yet.',
+      'Pass --service process (or leave --service out).',
+    );
   }
   if (config.service === 'launchd' && !findOnPath('launchctl')) {
-    throw new UserError('--service launchd needs launchctl, which is not on PATH.', 'Run install on macOS, or pass --service process.');
+    throw new UserError(
+      '--service launchd needs launchctl, which is not on PATH.',
+      'Run install on macOS, or pass --service process.',
+    );
   }
 }
 
@@ -98,14 +133,20 @@ export async function verifyPort(config: SiteConfig): Promise<void> {
       continue;
     }
     if (theirs.port === config.port) {
-      throw new UserError(`Port ${config.port} is already used by the installed site "${other}".`, `Pass another --port, or uninstall "${other}" first.`);
+      throw new UserError(
+        `Port ${config.port} is already used by the installed site "${other}".`,
+        `Pass another --port, or uninstall "${other}" first.`,
+      );
     }
   }
   let free: boolean;
   try {
     free = await isPortFree(config.host, config.port);
   } catch (err) {
-    throw new UserError(`Cannot listen on ${config.host}:${config.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, 'Pass a --host this machine has and a --port above 1023.');
+    throw new UserError(
+      `Cannot listen on ${config.host}:${config.port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`,
+      'Pass a --host this machine has and a --port above 1023.',
+    );
   }
   if (free) return;
   const worktree = getSitePaths(config.name).worktree;
@@ -128,6 +169,9 @@ export function verifyNameFree(config: SiteConfig): void {
     return; // a corrupt config is rewritten by this install
   }
   if (resolve(existing.repo) !== resolve(config.repo)) {
-    throw new UserError(`A site named "${config.name}" is already installed for ${tildify(existing.repo)}.`, 'Pass another --name, or uninstall that site first.');
+    throw new UserError(
+      `A site named "${config.name}" is already installed for ${tildify(existing.repo)}.`,
+      'Pass another --name, or uninstall that site first.',
+    );
   }
 }

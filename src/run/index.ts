@@ -4,15 +4,15 @@
  */
 import { openSync, closeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { resolveSite, verifyInstalled } from '../config.js';
+import { resolveSite, verifyInstalled } from '../site/store.js';
 import { OpsError } from '../errors.js';
-import { isWorktreeOf } from '../git.js';
-import { readDepsStamp, getPinnedPath } from '../deps.js';
-import { getNodeFor } from '../pinned-node.js';
-import { appendLogLine, rotateIfLarge } from '../log.js';
-import { ensureDir, readTextOrNull } from '../fsutil.js';
-import { spawnForeground, killQuietly } from '../proc.js';
-import { tildify } from '../paths.js';
+import { isWorktreeOf } from '../os/git.js';
+import { readDepsStamp, getPinnedPath } from '../runtime/deps.js';
+import { getNodeFor } from '../runtime/pinned-node.js';
+import { appendLogLine, rotateIfLarge } from '../os/log.js';
+import { ensureDir, readTextOrNull } from '../os/fs.js';
+import { spawnForeground, killQuietly } from '../os/exec.js';
+import { tildify } from '../site/paths.js';
 
 /** Pure: the configured command with {host} and {port} filled in, shell-quoted. */
 export function renderCommand(template: string, host: string, port: number): string {
@@ -24,7 +24,10 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   const { config, paths } = site;
   const mirror = paths.worktree;
   if (resolve(mirror) === resolve(config.repo) || !isWorktreeOf(mirror, config.repo)) {
-    throw new OpsError(`The mirror ${tildify(mirror)} is missing or is not a worktree of ${tildify(config.repo)}; run refuses to serve anything else.`, `Run localhost-ops sync --name ${site.name} to recreate it.`);
+    throw new OpsError(
+      `The mirror ${tildify(mirror)} is missing or is not a worktree of ${tildify(config.repo)}; run refuses to serve anything else.`,
+      `Run localhost-ops sync --name ${site.name} to recreate it.`,
+    );
   }
   // No package.json: no engines, so the tool's own Node.
   const pkg = readTextOrNull(resolve(mirror, 'package.json'));
@@ -34,7 +37,12 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   rotateIfLarge(paths.serverLog);
   appendLogLine(paths.serverLog, `[localhost-ops] starting "${command}" in ${mirror} under Node ${node.version}`);
   const fd = openSync(paths.serverLog, 'a', 0o644);
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: getPinnedPath(node), HOST: config.host, PORT: String(config.port) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: getPinnedPath(node),
+    HOST: config.host,
+    PORT: String(config.port),
+  };
   const child = spawnForeground('/bin/sh', ['-c', command], { cwd: mirror, env, fd });
   closeSync(fd);
 

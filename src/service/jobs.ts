@@ -3,11 +3,14 @@
  * (a plist, a unit, a detached process), and doctor compares what is installed with them.
  */
 import { dirname, join } from 'node:path';
-import type { Site, ServiceKind, JobContext } from '../config.js';
-import { getHome, getToolEntry } from '../paths.js';
-import { findOnPath } from '../fsutil.js';
+import type { Site, ServiceKind, JobContext } from '../site/config.js';
+import { getHome, getToolEntry } from '../site/paths.js';
+import { findOnPath } from '../os/fs.js';
 
 export type JobKind = 'sync' | 'server';
+
+/** A job definition read back from disk, as an object (plist dict, unit sections, spec). */
+export type JobDefinition = Record<string, unknown>;
 
 export interface JobSpec {
   kind: JobKind;
@@ -40,12 +43,20 @@ export interface ServiceBackend {
   kind: ServiceKind;
   /** Writes and (re)loads the jobs whose definition changed, starts any that is not running. Returns the kinds it touched. */
   apply(site: Site, specs: JobSpec[]): Promise<JobKind[]>;
-  /** Ends the server and starts it again (starting it if it is not installed yet). */
-  restartServer(site: Site, spec: JobSpec): Promise<void>;
-  isServerRunning(site: Site): Promise<boolean>;
+  /** Ends the job and starts it again (installing it first if it is missing or changed). */
+  restart(site: Site, spec: JobSpec): Promise<void>;
+  isRunning(site: Site, kind: JobKind): Promise<boolean>;
   status(site: Site, specs: JobSpec[]): Promise<ServiceStatus>;
   /** Stops both jobs and removes their definitions. */
   remove(site: Site): Promise<void>;
+  /** Where the job's definition lives on disk: a plist, a unit file, a spec.json. */
+  getDefinitionPath(site: Site, kind: JobKind): string;
+  /** Pure: a definition's text parsed into an object (null when unreadable), for doctor's diff. */
+  parseDefinition(text: string): Promise<JobDefinition | null>;
+  /** What install would write for this spec, parsed the same way. */
+  renderDefinition(spec: JobSpec): Promise<JobDefinition | null>;
+  /** The program and arguments a parsed definition executes. */
+  getProgramArguments(definition: JobDefinition): string[] | null;
 }
 
 export function getLabel(name: string, kind: JobKind): string {
@@ -101,13 +112,16 @@ export function getJobSpecs(site: Site): JobSpec[] {
   return [{ ...job('sync', 'sync'), interval: site.config.interval }, job('server', 'run')];
 }
 
-export async function loadBackend(kind: ServiceKind): Promise<ServiceBackend> {
-  switch (kind) {
-    case 'process':
-      return (await import('./process.js')).processBackend;
-    case 'launchd':
-      return (await import('./launchd.js')).launchdBackend;
-    default:
-      return (await import('./process.js')).processBackend;
+/** A JSON object, or null for anything else (a hand-broken spec.json is "unreadable", not a crash). */
+export function parseJsonObject(text: string): JobDefinition | null {
+  try {
+    const data: unknown = JSON.parse(text);
+    return data && typeof data === 'object' && !Array.isArray(data) ? (data as JobDefinition) : null;
+  } catch {
+    return null;
   }
+}
+
+export function getStringArray(value: unknown): string[] | null {
+  return Array.isArray(value) && value.every((a) => typeof a === 'string') ? (value as string[]) : null;
 }

@@ -3,16 +3,23 @@
  * server, and pass the health gate. Used for the target, for a rollback and for a heal.
  */
 import { join } from 'node:path';
-import type { Site } from '../config.js';
-import * as git from '../git.js';
-import { getLockHashOf, readLockfile, readDepsStamp, writeDepsStamp, isMirrorDepsCurrent, installDeps } from '../deps.js';
-import { getNodeFor, getNodeKey } from '../pinned-node.js';
-import { getHealth, waitForHealthy } from '../health.js';
-import { getJobSpecs, loadBackend, type JobSpec } from '../service/jobs.js';
+import type { Site } from '../site/config.js';
+import * as git from '../os/git.js';
+import {
+  getLockHashOf,
+  readLockfile,
+  readDepsStamp,
+  writeDepsStamp,
+  isMirrorDepsCurrent,
+  installDeps,
+} from '../runtime/deps.js';
+import { getNodeFor, getNodeKey } from '../runtime/pinned-node.js';
+import { getHealth, waitForHealthy } from '../run/health.js';
+import { getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
 import { describeError } from '../errors.js';
-import { getFileId, readTextOrNull } from '../fsutil.js';
-import type { NodeInstall } from '../node-runtime.js';
-import { short } from '../state.js';
+import { getFileId, readTextOrNull } from '../os/fs.js';
+import type { NodeInstall } from '../runtime/choose.js';
+import { short } from '../site/last-sync.js';
 
 export interface DeployContext {
   site: Site;
@@ -65,7 +72,9 @@ export async function deploy(ctx: DeployContext, sha: string, opts: DeployOption
     stage = 'node';
     const stamp = readDepsStamp(worktree);
     const pkg = readTextOrNull(join(worktree, 'package.json'));
-    const { node, key } = preflighted ? { node: preflighted, key: getNodeKey(site.config, pkg) } : await getNodeFor(site.config, pkg, stamp);
+    const { node, key } = preflighted
+      ? { node: preflighted, key: getNodeKey(site.config, pkg) }
+      : await getNodeFor(site.config, pkg, stamp);
     stage = 'dependencies';
     const lockHash = getLockHashOf(readLockfile(worktree));
     if (pkg === null) {
@@ -85,7 +94,14 @@ export async function deploy(ctx: DeployContext, sha: string, opts: DeployOption
     }
     // Written even when skipped, so the Node choice is remembered for the next no-op.
     if (pkg !== null && (depsInstalled || stamp)) {
-      writeDepsStamp(worktree, { lockHash: lockHash ?? '', nodeBin: node.bin, nodeId: getFileId(node.bin), nodeVersion: node.version, npmVersion: node.npmVersion, nodeKey: key });
+      writeDepsStamp(worktree, {
+        lockHash: lockHash ?? '',
+        nodeBin: node.bin,
+        nodeId: getFileId(node.bin),
+        nodeVersion: node.version,
+        npmVersion: node.npmVersion,
+        nodeKey: key,
+      });
     }
     if (opts.keepHealthyServer) {
       const health = await getHealth(site.config, worktree);
@@ -98,13 +114,21 @@ export async function deploy(ctx: DeployContext, sha: string, opts: DeployOption
     restarted = true;
     const backend = await loadBackend(site.config.service);
     const serverSpec = getJobSpecs(site).find((spec) => spec.kind === 'server') as JobSpec;
-    await backend.restartServer(site, serverSpec);
+    await backend.restart(site, serverSpec);
     log('restart', `server job restarted (${backend.kind})`);
     stage = 'health';
-    const health = await waitForHealthy(site.config, worktree, () => backend.isServerRunning(site));
+    const health = await waitForHealthy(site.config, worktree, () => backend.isRunning(site, 'server'));
     log('health', health.healthy ? `ok: ${health.reason}` : `failed: ${health.reason}`);
-    if (health.healthy) return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false, restarted };
-    return { ok: false, depsInstalled, reason: `health gate: ${health.reason}`, blame: health.foreign ? 'environment' : 'commit', foreign: health.foreign, restarted };
+    if (health.healthy)
+      return { ok: true, depsInstalled, reason: health.reason, blame: null, foreign: false, restarted };
+    return {
+      ok: false,
+      depsInstalled,
+      reason: `health gate: ${health.reason}`,
+      blame: health.foreign ? 'environment' : 'commit',
+      foreign: health.foreign,
+      restarted,
+    };
   } catch (err) {
     const reason = `${stage}: ${describeError(err)}`;
     log(stage, `failed: ${describeError(err)}`);

@@ -4,16 +4,16 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Site } from '../config.js';
-import * as git from '../git.js';
-import { acquireLock, type Lock } from '../lock.js';
-import { appendLogLine, rotateIfLarge } from '../log.js';
-import { ensureDir, readTextOrNull } from '../fsutil.js';
+import type { Site } from '../site/config.js';
+import * as git from '../os/git.js';
+import { acquireLock, type Lock } from '../os/lock.js';
+import { appendLogLine, rotateIfLarge } from '../os/log.js';
+import { ensureDir, readTextOrNull } from '../os/fs.js';
 import { describeError, describeWithFix, oneLine } from '../errors.js';
-import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../state.js';
-import { readDepsStamp, isMirrorDepsCurrent } from '../deps.js';
-import { getNodeFor } from '../pinned-node.js';
-import { getHealth } from '../health.js';
+import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../site/last-sync.js';
+import { readDepsStamp, isMirrorDepsCurrent } from '../runtime/deps.js';
+import { getNodeFor } from '../runtime/pinned-node.js';
+import { getHealth } from '../run/health.js';
 import { getMirrorFacts, repairMirror } from './mirror.js';
 import type { DeployContext, DeployOptions, DeployResult } from './deploy.js';
 import { getRecreateAt, isKnownBad, planFailure, planRepair, planUpdate } from './plan.js';
@@ -29,7 +29,7 @@ export interface SyncOptions {
 const FETCH_TIMEOUT_MS = 30_000;
 
 function rotateLogs(logs: string): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(logs);
   } catch {
@@ -50,7 +50,14 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   // Under the lock: two syncs rotating the same 5 MB log at once would lose lines.
   rotateLogs(paths.logs);
   if (!opts.lock) {
-    log('lock', lock.tookOverFrom ? `took over a stale lock from pid ${lock.tookOverFrom}` : lock.waitedMs > 200 ? `waited ${lock.waitedMs} ms for another sync` : 'acquired');
+    log(
+      'lock',
+      lock.tookOverFrom
+        ? `took over a stale lock from pid ${lock.tookOverFrom}`
+        : lock.waitedMs > 200
+          ? `waited ${lock.waitedMs} ms for another sync`
+          : 'acquired',
+    );
   }
   const prev = readSyncRecord(paths.lastSync);
   const rec: SyncRecord = {
@@ -75,7 +82,10 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
     rec.durationMs = Date.now() - started;
     rec.message = oneLine(rec.message);
     writeSyncRecord(paths.lastSync, rec);
-    log('done', `${rec.status} sha=${short(rec.sha)} target=${short(rec.targetSha)} deps=${rec.deps} ${rec.durationMs} ms: ${rec.message}`);
+    log(
+      'done',
+      `${rec.status} sha=${short(rec.sha)} target=${short(rec.targetSha)} deps=${rec.deps} ${rec.durationMs} ms: ${rec.message}`,
+    );
     if (rec.status !== prev?.status) {
       // Only when the status changed, so a no-op sync never loads the doctor module.
       try {
@@ -89,7 +99,13 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   return rec;
 }
 
-async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s: string, m: string) => void, lock: Lock): Promise<void> {
+async function syncSteps(
+  site: Site,
+  opts: SyncOptions,
+  rec: SyncRecord,
+  log: (s: string, m: string) => void,
+  lock: Lock,
+): Promise<void> {
   const { config, paths } = site;
   const ctx: DeployContext = { site, log, onChild: (pgid) => lock.noteChild(pgid) };
 
@@ -137,7 +153,9 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   // 5. Preflight: a Node for the target's engines, before the mirror is touched.
   const dirty = await git.getDirtyPaths(paths.worktree);
   const onTarget = head.head === target && dirty.length === 0;
-  const pkg = onTarget ? readTextOrNull(join(paths.worktree, 'package.json')) : await git.showFile(config.repo, target, 'package.json');
+  const pkg = onTarget
+    ? readTextOrNull(join(paths.worktree, 'package.json'))
+    : await git.showFile(config.repo, target, 'package.json');
   const stamp = onTarget ? readDepsStamp(paths.worktree) : null;
   let node;
   try {
@@ -152,7 +170,13 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
   // 6. Noop? Only probe the server when nothing else forces an update anyway.
   const depsCurrent = onTarget ? isMirrorDepsCurrent(paths.worktree, stamp, node) : null;
   const health = depsCurrent ? await getHealth(config, paths.worktree) : null;
-  const plan = planUpdate({ head: head.head, target, clean: dirty.length === 0, depsCurrent, serverHealthy: health ? health.healthy : null });
+  const plan = planUpdate({
+    head: head.head,
+    target,
+    clean: dirty.length === 0,
+    depsCurrent,
+    serverHealthy: health ? health.healthy : null,
+  });
   if (plan.kind === 'noop') {
     succeed(rec, target, 'noop', `main ${short(target)} is served; nothing to do.`);
     return;
@@ -166,9 +190,16 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: (s
     succeed(rec, target, 'updated', `Serving main ${short(target)} (${plan.reason}).`);
     return;
   }
-  const failure = planFailure({ target, lastGood: rec.goodSha, blame: result.blame ?? 'commit', foreign: result.foreign });
+  const failure = planFailure({
+    target,
+    lastGood: rec.goodSha,
+    blame: result.blame ?? 'commit',
+    foreign: result.foreign,
+  });
   if (failure.markFailed) rec.failedSha = target;
-  const retry = failure.markFailed ? 'Push a fix to main, or run localhost-ops sync --force to retry.' : 'The next sync tries again.';
+  const retry = failure.markFailed
+    ? 'Push a fix to main, or run localhost-ops sync --force to retry.'
+    : 'The next sync tries again.';
   if (failure.recovery.kind === 'give-up') {
     rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
     rec.message = result.foreign

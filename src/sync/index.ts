@@ -1,8 +1,8 @@
 /** `sync`: one realignment now. Thin: the work is in execute.ts. */
-import { resolveSite, verifyInstalled } from '../config.js';
-import { short, getExitCodeFor } from '../state.js';
+import { resolveSite, verifyInstalled } from '../site/store.js';
+import { short, getExitCodeFor } from '../site/last-sync.js';
 import { performSync } from './execute.js';
-import type { SyncRecord } from '../state.js';
+import type { SyncRecord } from '../site/last-sync.js';
 
 export function toJson(rec: SyncRecord) {
   return {

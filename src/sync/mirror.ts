@@ -1,16 +1,19 @@
 /** Step 4: bring the mirror back to a sane worktree of the canonical repo. */
 import { existsSync, unlinkSync, rmSync } from 'node:fs';
-import type { Site } from '../config.js';
-import * as git from '../git.js';
-import { WORKTREE_BRANCH } from '../paths.js';
+import type { Site } from '../site/config.js';
+import * as git from '../os/git.js';
+import { WORKTREE_BRANCH } from '../site/paths.js';
 import type { MirrorFacts, RepairStep } from './plan.js';
-import { short } from '../state.js';
+import { short } from '../site/last-sync.js';
 
 /**
  * The mirror's state, its HEAD and the sha of `targetRef`: one git spawn when the mirror is
  * present (a worktree shares its repo's refs), one in the canonical repo when it is not.
  */
-export async function getMirrorFacts(site: Site, targetRef: string): Promise<{ facts: MirrorFacts; head: git.MirrorHead; target: string | null }> {
+export async function getMirrorFacts(
+  site: Site,
+  targetRef: string,
+): Promise<{ facts: MirrorFacts; head: git.MirrorHead; target: string | null }> {
   const { worktree } = site.paths;
   const present = existsSync(worktree) && git.isWorktreeOf(worktree, site.config.repo);
   const head = present ? await git.getMirrorHead(worktree, targetRef) : { head: null, branchRef: null, also: null };
@@ -48,4 +51,3 @@ export async function repairMirror(site: Site, steps: RepairStep[], recreateAt: 
   }
   return done;
 }
-

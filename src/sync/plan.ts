@@ -2,7 +2,7 @@
  * The sync's decisions, as plain functions over data (DESIGN §3). The executor gathers
  * the facts, asks these, and acts; tests drive them with tables.
  */
-import { short } from '../state.js';
+import { short } from '../site/last-sync.js';
 
 export interface MirrorFacts {
   /** The worktree folder exists and is registered as a worktree of the canonical repo. */
@@ -42,9 +42,7 @@ export interface UpdateFacts {
   serverHealthy: boolean | null;
 }
 
-export type UpdatePlan =
-  | { kind: 'noop' }
-  | { kind: 'update'; align: boolean; reason: string };
+export type UpdatePlan = { kind: 'noop' } | { kind: 'update'; align: boolean; reason: string };
 
 /** Step 6: nothing to do, or what the update must include. */
 export function planUpdate(f: UpdateFacts): UpdatePlan {
@@ -60,9 +58,7 @@ export function planUpdate(f: UpdateFacts): UpdatePlan {
   return { kind: 'update', align: !aligned, reason: reasons.join('; ') };
 }
 
-export type RecoveryPlan =
-  | { kind: 'rollback'; to: string }
-  | { kind: 'give-up' };
+export type RecoveryPlan = { kind: 'rollback'; to: string } | { kind: 'give-up' };
 
 /** Step 11: after a failed update, go back to the last good commit, if there is one to go to. */
 export function planRecovery(lastGood: string, target: string): RecoveryPlan {

@@ -3,13 +3,22 @@
  * an upstream clone that pushes "merged pull requests" to main. Plus a HOME and a tool
  * home of their own, a free loopback port, and the CLI run as a real child process.
  */
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readlinkSync, existsSync, readFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  rmSync,
+  readdirSync,
+  readlinkSync,
+  existsSync,
+  readFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
-import { run, stopGroup, killQuietly, isAlive, spawnDetached } from '../../src/proc.js';
-import { getFreePort } from '../../src/procinfo.js';
-import { probeHttp } from '../../src/http-probe.js';
-import { parseSyncRecord, type SyncRecord } from '../../src/state.js';
+import { run, stopGroup, killQuietly, isAlive, spawnDetached } from '../../src/os/exec.js';
+import { getFreePort } from '../../src/os/listeners.js';
+import { probeHttp } from '../../src/os/http.js';
+import { parseSyncRecord, type SyncRecord } from '../../src/site/last-sync.js';
 import { siteFiles } from './site.js';
 
 export const ROOT = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
@@ -21,9 +30,19 @@ export interface CliResult {
   stderr: string;
 }
 
-const GIT_ID = { GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 't@example.com' };
+const GIT_ID = {
+  GIT_AUTHOR_NAME: 'Test',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_COMMITTER_NAME: 'Test',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+};
 
-export async function sh(cwd: string, file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function sh(
+  cwd: string,
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   return (await run(file, args, { cwd, env: { ...env, ...GIT_ID }, timeoutMs: 120_000 })).stdout.trim();
 }
 
@@ -32,7 +51,10 @@ let lockfileCache: string | null = null;
 /** package-lock.json for the tiny site, made once per test process by real npm. */
 async function getLockfile(dir: string): Promise<string> {
   if (lockfileCache) return lockfileCache;
-  await run('npm', ['install', '--package-lock-only', '--offline', '--no-audit', '--no-fund'], { cwd: dir, timeoutMs: 120_000 });
+  await run('npm', ['install', '--package-lock-only', '--offline', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    timeoutMs: 120_000,
+  });
   lockfileCache = readFileSync(join(dir, 'package-lock.json'), 'utf8');
   return lockfileCache;
 }
@@ -73,13 +95,24 @@ export class Fixture {
   }
 
   async cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 180_000): Promise<CliResult> {
-    const r = await run(process.execPath, [BIN, ...args], { cwd: this.root, env: { ...this.env, ...extraEnv }, allowFail: true, timeoutMs });
+    const r = await run(process.execPath, [BIN, ...args], {
+      cwd: this.root,
+      env: { ...this.env, ...extraEnv },
+      allowFail: true,
+      timeoutMs,
+    });
     return { code: r.code, stdout: r.stdout, stderr: r.stderr };
   }
 
   /** install flags for this fixture; `over` replaces defaults ({'health-timeout': '5'}) or adds flags. */
   installArgs(over: Record<string, string | true> = {}): string[] {
-    const flags: Record<string, string | true> = { repo: this.canonical, port: String(this.port), interval: '3600', 'health-timeout': '20', ...over };
+    const flags: Record<string, string | true> = {
+      repo: this.canonical,
+      port: String(this.port),
+      interval: '3600',
+      'health-timeout': '20',
+      ...over,
+    };
     return ['install', ...Object.entries(flags).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, v]))];
   }
 
@@ -102,11 +135,14 @@ export class Fixture {
   async get(path = '/'): Promise<{ status: number | null; body: string }> {
     return new Promise((resolvePromise) => {
       import('node:http').then(({ request }) => {
-        const req = request({ host: '127.0.0.1', port: this.port, path, agent: false, signal: AbortSignal.timeout(5000) }, (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (d) => (body += d));
-          res.on('end', () => resolvePromise({ status: res.statusCode ?? null, body }));
-        });
+        const req = request(
+          { host: '127.0.0.1', port: this.port, path, agent: false, signal: AbortSignal.timeout(5000) },
+          (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (d) => (body += d));
+            res.on('end', () => resolvePromise({ status: res.statusCode ?? null, body }));
+          },
+        );
         req.on('error', () => resolvePromise({ status: null, body: '' }));
         req.end();
       });
@@ -150,7 +186,11 @@ export class Fixture {
     const dir = join(this.root, 'elsewhere');
     mkdirSync(dir, { recursive: true });
     const script = `require('node:http').createServer((q, s) => s.end('stale content\\n')).listen(${this.port}, '127.0.0.1')`;
-    const pid = spawnDetached(process.execPath, ['-e', script], { cwd: dir, env: this.env, logFile: join(this.root, 'stray.log') });
+    const pid = spawnDetached(process.execPath, ['-e', script], {
+      cwd: dir,
+      env: this.env,
+      logFile: join(this.root, 'stray.log'),
+    });
     await waitFor(() => this.isUp(), 10_000, 'the stray server to answer');
     return {
       pid,

@@ -23,7 +23,11 @@ export interface DoctorDoc {
   checks: DoctorCheck[];
 }
 
-export async function doctorJson(fx: Fixture, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; doc: DoctorDoc; r: CliResult }> {
+export async function doctorJson(
+  fx: Fixture,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; doc: DoctorDoc; r: CliResult }> {
   const r = await fx.cli(['doctor', '--json', ...args], env, 60_000);
   let doc: DoctorDoc;
   try {
@@ -41,13 +45,16 @@ export function check(doc: DoctorDoc, id: string): DoctorCheck {
 }
 
 export function describe(doc: DoctorDoc): string {
-  return doc.checks.map((c) => `${c.status.padEnd(4)} ${c.id}: ${c.summary}${c.fix ? ` | fix: ${c.fix}` : ''}`).join('\n');
+  return doc.checks
+    .map((c) => `${c.status.padEnd(4)} ${c.id}: ${c.summary}${c.fix ? ` | fix: ${c.fix}` : ''}`)
+    .join('\n');
 }
 
 export function assertHealthy(doc: DoctorDoc, code: number): void {
   assert.is(doc.verdict, 'ok', describe(doc));
   assert.is(code, 0);
-  for (const c of doc.checks) assert.ok(c.status === 'ok' || c.status === 'skip', `${c.id} is ${c.status}: ${c.summary}`);
+  for (const c of doc.checks)
+    assert.ok(c.status === 'ok' || c.status === 'skip', `${c.id} is ${c.status}: ${c.summary}`);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, stopGroup, isAlive } from '../../src/proc.js';
+import { run, stopGroup, isAlive } from '../../src/os/exec.js';
 import { ROOT } from './fixture.js';
 
 export const STANDIN_BIN = join(ROOT, 'test', 'helpers', 'bin');
@@ -64,8 +64,15 @@ export function readRunState(home: string, label: string): RunState | null {
 }
 
 /** The stand-in itself, called the way our tool calls it. */
-export async function launchctl(home: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(join(STANDIN_BIN, 'launchctl'), args, { env: { ...process.env, HOME: home, ...standinEnv() }, allowFail: true, timeoutMs: 60_000 });
+export async function launchctl(
+  home: string,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(join(STANDIN_BIN, 'launchctl'), args, {
+    env: { ...process.env, HOME: home, ...standinEnv() },
+    allowFail: true,
+    timeoutMs: 60_000,
+  });
 }
 
 /**
@@ -74,13 +81,15 @@ export async function launchctl(home: string, args: string[]): Promise<{ code: n
  */
 export async function stopStandin(home: string): Promise<void> {
   const dir = join(standinDir(home), 'jobs');
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.endsWith('.run.json'));
   } catch {
     return;
   }
-  const states = names.map((n) => readRunState(home, n.slice(0, -'.run.json'.length))).filter((s): s is RunState => s !== null);
+  const states = names
+    .map((n) => readRunState(home, n.slice(0, -'.run.json'.length)))
+    .filter((s): s is RunState => s !== null);
   for (const s of states) if (isAlive(s.supervisor)) await stopGroup(s.supervisor, 25_000);
   for (const s of states) if (s.pid !== null) await stopGroup(s.pid, 2000);
 }

@@ -6,4 +6,18 @@ import { http, serverPort, serverProcess, service } from './server.js';
 import { lastSync, paths } from './state.js';
 import { logs } from './logs.js';
 
-export const CHECKS: Check[] = [node, canonical, worktree, worktreeClean, aligned, dependencies, service, serverPort, serverProcess, http, lastSync, paths, logs];
+export const CHECKS: Check[] = [
+  node,
+  canonical,
+  worktree,
+  worktreeClean,
+  aligned,
+  dependencies,
+  service,
+  serverPort,
+  serverProcess,
+  http,
+  lastSync,
+  paths,
+  logs,
+];

@@ -81,24 +81,43 @@ function pickServerErrors(lines: string[]): string[] {
     if (!SERVER_EXIT.test(l)) return;
     keep.add(i);
     // npm's "> script" banner lines say nothing about why.
-    const before = lines.slice(0, i).map((b, j) => [b, j] as const).filter(([b]) => !b.startsWith('>'));
+    const before = lines
+      .slice(0, i)
+      .map((b, j) => [b, j] as const)
+      .filter(([b]) => !b.startsWith('>'));
     for (const [, j] of before.slice(-LAST_WORDS)) keep.add(j);
   });
   return lines.filter((_, i) => keep.has(i));
 }
 
 /** Pure: the error lines worth quoting, per log, from the logs' tails. */
-export function findLogErrors(logs: { sync: string[] | null; server: string[] | null; syncCapture: string[] | null; serverCapture: string[] | null }): { file: 'sync' | 'server' | 'syncCapture' | 'serverCapture'; lines: string[] }[] {
+export function findLogErrors(logs: {
+  sync: string[] | null;
+  server: string[] | null;
+  syncCapture: string[] | null;
+  serverCapture: string[] | null;
+}): { file: 'sync' | 'server' | 'syncCapture' | 'serverCapture'; lines: string[] }[] {
   const lastGood = [...(logs.sync ?? [])].reverse().find((l) => SYNC_OK.test(l));
   const found = [
     { file: 'sync' as const, lines: after(logs.sync ?? [], SYNC_OK).filter((l) => SYNC_ERROR.test(l)) },
-    { file: 'server' as const, lines: pickServerErrors(serverSince(logs.server ?? [], lastGood ? lastGood.slice(0, 19) : null)) },
-    { file: 'syncCapture' as const, lines: after(logs.syncCapture ?? [], /^(updated|noop): /).filter((l) => CAPTURE_ERROR.test(l)) },
+    {
+      file: 'server' as const,
+      lines: pickServerErrors(serverSince(logs.server ?? [], lastGood ? lastGood.slice(0, 19) : null)),
+    },
+    {
+      file: 'syncCapture' as const,
+      lines: after(logs.syncCapture ?? [], /^(updated|noop): /).filter((l) => CAPTURE_ERROR.test(l)),
+    },
     { file: 'serverCapture' as const, lines: (logs.serverCapture ?? []).filter((l) => CAPTURE_ERROR.test(l)) },
   ];
   return found
     .filter((f) => f.lines.length > 0)
-    .map((f) => ({ file: f.file, lines: dedupe(f.lines).slice(-MAX_LINES).map((l) => (l.length > MAX_CHARS ? `${l.slice(0, MAX_CHARS - 1)}…` : l)) }));
+    .map((f) => ({
+      file: f.file,
+      lines: dedupe(f.lines)
+        .slice(-MAX_LINES)
+        .map((l) => (l.length > MAX_CHARS ? `${l.slice(0, MAX_CHARS - 1)}…` : l)),
+    }));
 }
 
 function mtime(path: string): number {
@@ -137,6 +156,11 @@ export const logs: Check = {
     const detail = found.map((f) => `${files[f.file]}:\n${f.lines.map((l) => `  ${l}`).join('\n')}`).join('\n');
     const first = files[found[0].file];
     const names = found.map((f) => files[f.file].split('/').pop()).join(', ');
-    return warn(`${count} recent error line${count === 1 ? '' : 's'} in ${names}`, `Read the lines above; for the whole story: tail -n 50 ${first}`, `tail -n 50 ${first}`, { detail, evidence });
+    return warn(
+      `${count} recent error line${count === 1 ? '' : 's'} in ${names}`,
+      `Read the lines above; for the whole story: tail -n 50 ${first}`,
+      `tail -n 50 ${first}`,
+      { detail, evidence },
+    );
   },
 };

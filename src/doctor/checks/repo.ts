@@ -1,11 +1,11 @@
 /** The git side: the canonical repo, the mirror, its cleanliness, and whether it serves main. */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as git from '../../git.js';
-import { isInside } from '../../procinfo.js';
-import { WORKTREE_BRANCH } from '../../paths.js';
-import { short } from '../../state.js';
-import { installCommand, syncCommand } from '../../config.js';
+import * as git from '../../os/git.js';
+import { isInside } from '../../os/listeners.js';
+import { WORKTREE_BRANCH } from '../../site/paths.js';
+import { short } from '../../site/last-sync.js';
+import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
 
 export const canonical: Check = {
@@ -30,10 +30,20 @@ export const canonical: Check = {
     const [hasRemote, mainSha] = await Promise.all([git.hasRemote(repo, remote), ctx.mainSha()]);
     const evidence = [`${remote}/${branch} as last fetched: ${mainSha ?? '(never fetched)'}`];
     if (!hasRemote) {
-      return fail(`${repo} has no remote "${remote}"`, `Add it back: git -C ${repo} remote add ${remote} <url>.`, `git -C ${repo} remote add ${remote} <url>`, { evidence });
+      return fail(
+        `${repo} has no remote "${remote}"`,
+        `Add it back: git -C ${repo} remote add ${remote} <url>.`,
+        `git -C ${repo} remote add ${remote} <url>`,
+        { evidence },
+      );
     }
     if (!mainSha) {
-      return fail(`${repo} has never fetched ${remote}/${branch}`, `Run ${syncCommand(ctx.config)}; it fetches ${remote} ${branch} and says what went wrong if it cannot.`, syncCommand(ctx.config), { evidence });
+      return fail(
+        `${repo} has never fetched ${remote}/${branch}`,
+        `Run ${syncCommand(ctx.config)}; it fetches ${remote} ${branch} and says what went wrong if it cannot.`,
+        syncCommand(ctx.config),
+        { evidence },
+      );
     }
     return ok(`${repo}: ${remote}/${branch} at ${short(mainSha)}`, { evidence });
   },
@@ -48,7 +58,11 @@ export const worktree: Check = {
     const { repo } = ctx.config;
     const sync = syncCommand(ctx.config);
     if (isInside(dir, repo) || isInside(repo, dir)) {
-      return fail(`the mirror ${dir} and the canonical repo ${repo} overlap`, 'Re-install with --repo pointing at your own clone, outside the tool\'s folder.', installCommand(ctx.config));
+      return fail(
+        `the mirror ${dir} and the canonical repo ${repo} overlap`,
+        "Re-install with --repo pointing at your own clone, outside the tool's folder.",
+        installCommand(ctx.config),
+      );
     }
     if (!ctx.mirrorPresent()) {
       let exists = false;
@@ -61,15 +75,32 @@ export const worktree: Check = {
       return fail(summary, `Run ${sync}: it recreates the mirror at the last good commit.`, sync);
     }
     const { head, branchRef } = await ctx.mirrorHead();
-    const evidence = [`HEAD ${head ?? '(none)'}`, `branch ${branchRef ?? '(detached)'}`, `git dir ${git.getWorktreeGitDir(dir)}`];
-    if (!head) return fail(`the mirror ${dir} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, { evidence });
+    const evidence = [
+      `HEAD ${head ?? '(none)'}`,
+      `branch ${branchRef ?? '(detached)'}`,
+      `git dir ${git.getWorktreeGitDir(dir)}`,
+    ];
+    if (!head)
+      return fail(`the mirror ${dir} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, {
+        evidence,
+      });
     if (branchRef !== `refs/heads/${WORKTREE_BRANCH}`) {
       const on = branchRef ? `branch ${branchRef.replace('refs/heads/', '')}` : 'a detached HEAD';
-      return fail(`the mirror is on ${on}, not ${WORKTREE_BRANCH}`, `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`, sync, { evidence });
+      return fail(
+        `the mirror is on ${on}, not ${WORKTREE_BRANCH}`,
+        `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`,
+        sync,
+        { evidence },
+      );
     }
     const lockAge = await git.getStaleIndexLockAge(dir);
     if (lockAge !== null) {
-      return warn(`a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`, `Run ${sync}: it removes an index.lock no git process holds.`, sync, { evidence });
+      return warn(
+        `a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`,
+        `Run ${sync}: it removes an index.lock no git process holds.`,
+        sync,
+        { evidence },
+      );
     }
     return ok(`${dir} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });
   },
@@ -103,29 +134,62 @@ export const aligned: Check = {
     if (!ctx.options.network) return skip('skipped: network check off (--no-network)');
     const [{ head }, remoteHead] = await Promise.all([ctx.mirrorHead(), ctx.remoteHead()]);
     const rec = ctx.record();
-    const evidence = [`mirror HEAD ${head}`, `git ls-remote ${remote} ${branch}: ${remoteHead.sha ?? remoteHead.error ?? 'no such branch'} (${remoteHead.ms} ms)`];
+    const evidence = [
+      `mirror HEAD ${head}`,
+      `git ls-remote ${remote} ${branch}: ${remoteHead.sha ?? remoteHead.error ?? 'no such branch'} (${remoteHead.ms} ms)`,
+    ];
     const sync = syncCommand(ctx.config);
     if (remoteHead.error) {
-      return warn(`could not reach ${remote} to compare (${remoteHead.error})`, `Check your network or VPN; the mirror keeps serving ${short(head)} meanwhile. Run doctor again once ${remote} answers.`, undefined, { evidence });
+      return warn(
+        `could not reach ${remote} to compare (${remoteHead.error})`,
+        `Check your network or VPN; the mirror keeps serving ${short(head)} meanwhile. Run doctor again once ${remote} answers.`,
+        undefined,
+        { evidence },
+      );
     }
     if (!remoteHead.sha) {
       const again = installCommand({ ...ctx.config, branch: 'BRANCH' });
-      return fail(`${remote} has no branch "${branch}"`, `Re-install with --branch set to the branch the site deploys from: ${again}.`, again, { evidence });
+      return fail(
+        `${remote} has no branch "${branch}"`,
+        `Re-install with --branch set to the branch the site deploys from: ${again}.`,
+        again,
+        { evidence },
+      );
     }
     const main = remoteHead.sha;
     if (head === main) return ok(`the mirror serves ${remote}/${branch} ${short(main)}`, { evidence });
     const served = rec && rec.sha === head;
     // A main the last sync saw and could not deploy: the mirror is right to hold back.
     if (served && rec.targetSha === main && rec.status === 'rolled-back') {
-      return warn(`main ${short(main)} failed its health gate; the mirror serves the last good ${short(head)}`, `Push a fix to main, or retry it with ${syncCommand(ctx.config, true)}.`, syncCommand(ctx.config, true), { evidence, detail: rec.message });
+      return warn(
+        `main ${short(main)} failed its health gate; the mirror serves the last good ${short(head)}`,
+        `Push a fix to main, or retry it with ${syncCommand(ctx.config, true)}.`,
+        syncCommand(ctx.config, true),
+        { evidence, detail: rec.message },
+      );
     }
     if (served && rec.targetSha === main && rec.status === 'error') {
-      return warn(`the last sync could not deploy main ${short(main)}; the mirror still serves ${short(head)}`, `Fix the cause the last sync names (above), then run ${sync}.`, sync, { evidence, detail: rec.message });
+      return warn(
+        `the last sync could not deploy main ${short(main)}; the mirror still serves ${short(head)}`,
+        `Fix the cause the last sync names (above), then run ${sync}.`,
+        sync,
+        { evidence, detail: rec.message },
+      );
     }
     // Main moved after the last sync looked: the sync job catches up on its next run.
     if (served && rec.targetSha !== main) {
-      return warn(`main moved to ${short(main)} after the last sync (${rec.at}); the mirror serves ${short(head)}`, `The sync job deploys it within ${ctx.config.interval} s; run ${sync} to deploy it now.`, sync, { evidence });
+      return warn(
+        `main moved to ${short(main)} after the last sync (${rec.at}); the mirror serves ${short(head)}`,
+        `The sync job deploys it within ${ctx.config.interval} s; run ${sync} to deploy it now.`,
+        sync,
+        { evidence },
+      );
     }
-    return fail(`the mirror is at ${short(head)}, but main is ${short(main)}`, `Run ${sync}: it resets the mirror to main.`, sync, { evidence });
+    return fail(
+      `the mirror is at ${short(head)}, but main is ${short(main)}`,
+      `Run ${sync}: it resets the mirror to main.`,
+      sync,
+      { evidence },
+    );
   },
 };

@@ -1,17 +1,16 @@
 /** The serving side: the two jobs, who listens on the port, and whether it answers. */
 import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
-import { describeListener, isFromDeletedMirror, isFromMirror } from '../../health.js';
-import { formatUrl, probeHttp } from '../../http-probe.js';
-import { isLoopbackAddress, type Listener } from '../../procinfo.js';
+import { describeListener, isFromDeletedMirror, isFromMirror } from '../../run/health.js';
+import { formatUrl, probeHttp } from '../../os/http.js';
+import { isLoopbackAddress, type Listener } from '../../os/listeners.js';
 import type { JobKind } from '../../service/jobs.js';
-import { installCommand, syncCommand } from '../../config.js';
-import { diffDefinitions, getWantedDefinition } from '../installed.js';
+import { installCommand, syncCommand } from '../../site/fix-commands.js';
+import { diffDefinitions } from '../installed.js';
 import { fail, ok, warn, type Check } from '../types.js';
 
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
 export const HTTP_TIMEOUT_MS = 5000;
-
 
 function getForeign(listeners: Listener[], worktree: string): Listener[] {
   return listeners.filter((l) => l.cwd !== null && !isFromMirror(l, worktree));
@@ -28,9 +27,13 @@ export const service: Check = {
     const sync = syncCommand(ctx.config);
     const facts = await ctx.service();
     if (!facts.ok) {
-      return fail(`could not read the ${kind} jobs' status: ${describeError(facts.error)}`, `Run ${install} to install and load the jobs again.`, install);
+      return fail(
+        `could not read the ${kind} jobs' status: ${describeError(facts.error)}`,
+        `Run ${install} to install and load the jobs again.`,
+        install,
+      );
     }
-    const { status, specs, installed } = facts.value;
+    const { status, specs, installed, backend } = facts.value;
     const jobs: JobKind[] = ['sync', 'server'];
     const evidence = jobs.map((k) => {
       const s = status[k];
@@ -38,7 +41,12 @@ export const service: Check = {
     });
     const missing = jobs.filter((k) => !status[k].installed);
     if (missing.length) {
-      return fail(`the ${missing.join(' and ')} job${missing.length > 1 ? 's are' : ' is'} not installed`, `Run ${install}: it installs and starts them.`, install, { evidence });
+      return fail(
+        `the ${missing.join(' and ')} job${missing.length > 1 ? 's are' : ' is'} not installed`,
+        `Run ${install}: it installs and starts them.`,
+        install,
+        { evidence },
+      );
     }
     // What the definitions say that install would not: a hand edit, a Node or tool that moved.
     const drift: string[] = [];
@@ -49,25 +57,44 @@ export const service: Check = {
       if (bin?.startsWith('/') && !existsSync(bin)) gone.push(`the ${k} job runs Node ${bin}, which no longer exists`);
       if (status[k].current) continue;
       const have = installed[k].data;
-      const want = await getWantedDefinition(ctx.site, specs.find((s) => s.kind === k)!);
+      const want = await backend.renderDefinition(specs.find((s) => s.kind === k)!);
       const lines = have && want ? diffDefinitions(have, want) : [];
-      drift.push(...(lines.length ? lines.map((l) => `${k}: ${l}`) : [`${k}: ${installed[k].path} differs from what install would write`]));
+      drift.push(
+        ...(lines.length
+          ? lines.map((l) => `${k}: ${l}`)
+          : [`${k}: ${installed[k].path} differs from what install would write`]),
+      );
     }
     const detail = [...gone, ...drift].join('\n') || undefined;
     const rewrite = `Run ${install}: it rewrites and reloads only what changed.`;
     if (gone.length) return fail(gone[0], rewrite, install, { detail, evidence });
-    const reboot = kind === 'process' ? ' (the process backend\'s jobs stop at a reboot)' : '';
+    const reboot = kind === 'process' ? " (the process backend's jobs stop at a reboot)" : '';
     if (!status.sync.running) {
-      return fail(`the sync job is not running: ${status.sync.detail}${reboot}`, `Run ${install}: it starts the jobs again.`, install, { detail, evidence });
+      return fail(
+        `the sync job is not running: ${status.sync.detail}${reboot}`,
+        `Run ${install}: it starts the jobs again.`,
+        install,
+        { detail, evidence },
+      );
     }
     if (!status.server.running) {
       const foreign = getForeign(await ctx.listeners(), ctx.paths.worktree);
       // Then the stranger on the port is the cause, and server-process names it.
       if (foreign.length) {
         const pid = foreign[0].pid;
-        return warn(`the server job is not running while another program holds port ${ctx.config.port} (see server-process)`, `Stop that program${pid ? ` (kill ${pid})` : ''}, then run ${sync}.`, pid ? `kill ${pid} && ${sync}` : undefined, { detail, evidence });
+        return warn(
+          `the server job is not running while another program holds port ${ctx.config.port} (see server-process)`,
+          `Stop that program${pid ? ` (kill ${pid})` : ''}, then run ${sync}.`,
+          pid ? `kill ${pid} && ${sync}` : undefined,
+          { detail, evidence },
+        );
       }
-      return fail(`the server job is not running: ${status.server.detail}`, `Run ${sync}: it restarts the server.`, sync, { detail, evidence });
+      return fail(
+        `the server job is not running: ${status.server.detail}`,
+        `Run ${sync}: it restarts the server.`,
+        sync,
+        { detail, evidence },
+      );
     }
     const drifted = jobs.filter((k) => !status[k].current);
     if (drifted.length) {
@@ -75,7 +102,9 @@ export const service: Check = {
       return warn(`the installed ${which} from what install would write now`, rewrite, install, { detail, evidence });
     }
     const note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
-    return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${note})`, { evidence });
+    return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${note})`, {
+      evidence,
+    });
   },
 };
 
@@ -88,7 +117,8 @@ export const serverPort: Check = {
     const listeners = await ctx.listeners();
     const evidence = listeners.map((l) => `${l.address}:${l.port} ← ${describeListener(l)}`);
     const sync = syncCommand(ctx.config);
-    if (listeners.length === 0) return fail(`nothing listens on ${host}:${port}`, `Run ${sync}: it restarts the server.`, sync, { evidence });
+    if (listeners.length === 0)
+      return fail(`nothing listens on ${host}:${port}`, `Run ${sync}: it restarts the server.`, sync, { evidence });
     const addresses = [...new Set(listeners.map((l) => l.address))];
     const exposed = addresses.filter((a) => !isLoopbackAddress(a));
     if (exposed.length && !allowRemote) {
@@ -102,7 +132,12 @@ export const serverPort: Check = {
     const wildcard = ['0.0.0.0', '::'];
     const normal = (a: string) => a.replace(/^::ffff:/, '');
     if (!addresses.some((a) => normal(a) === host || wildcard.includes(a))) {
-      return fail(`port ${port} is open on ${addresses.join(', ')}, not on ${host}`, `Make --command pass {host} to the dev server, then run ${sync}.`, sync, { evidence });
+      return fail(
+        `port ${port} is open on ${addresses.join(', ')}, not on ${host}`,
+        `Make --command pass {host} to the dev server, then run ${sync}.`,
+        sync,
+        { evidence },
+      );
     }
     return ok(`${host}:${port} is listening${allowRemote ? '' : ', on loopback only'}`, { evidence });
   },
@@ -124,13 +159,28 @@ export const serverProcess: Check = {
       const summary = old
         ? `pid ${f.pid} serves port ${ctx.config.port} from a deleted copy of the mirror`
         : `port ${ctx.config.port} is held by a stray server, not the mirror's: pid ${f.pid ?? '?'}${f.cwd ? ` in ${f.cwd}` : ''}`;
-      const detail = [`pid      ${f.pid ?? '?'}`, `command  ${f.command ?? '?'}`, `cwd      ${f.cwd ?? '?'}`, `mirror   ${worktree}`].join('\n');
+      const detail = [
+        `pid      ${f.pid ?? '?'}`,
+        `command  ${f.command ?? '?'}`,
+        `cwd      ${f.cwd ?? '?'}`,
+        `mirror   ${worktree}`,
+      ].join('\n');
       const kill = f.pid ? `kill ${f.pid} && ${sync}` : undefined;
-      return fail(summary, `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`, kill, { detail: detail, evidence });
+      return fail(
+        summary,
+        `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`,
+        kill,
+        { detail: detail, evidence },
+      );
     }
     const mine = listeners.find((l) => isFromMirror(l, worktree));
     if (!mine) {
-      return warn(`cannot tell which process listens on port ${ctx.config.port} (its owner is hidden from this user)`, `Check with: lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`, `lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`, { evidence });
+      return warn(
+        `cannot tell which process listens on port ${ctx.config.port} (its owner is hidden from this user)`,
+        `Check with: lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`,
+        `lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`,
+        { evidence },
+      );
     }
     return ok(`pid ${mine.pid} (${mine.command?.slice(0, 60) ?? '?'}) runs from the mirror`, { evidence });
   },
@@ -150,10 +200,20 @@ export const http: Check = {
     const sync = syncCommand(ctx.config);
     const log = ctx.paths.serverLog;
     if (probe.status === null) {
-      return fail(`${url} did not answer (${probe.error})`, `Run ${sync}: it restarts the server. If this comes back, read ${log}.`, sync, { evidence });
+      return fail(
+        `${url} did not answer (${probe.error})`,
+        `Run ${sync}: it restarts the server. If this comes back, read ${log}.`,
+        sync,
+        { evidence },
+      );
     }
     if (probe.status >= 500) {
-      return fail(`${url} answered ${probe.status}: the site's own code fails`, `Read the error in ${log}, push a fix to main, or run ${sync} to restart the server.`, `tail -n 50 ${log}`, { evidence });
+      return fail(
+        `${url} answered ${probe.status}: the site's own code fails`,
+        `Read the error in ${log}, push a fix to main, or run ${sync} to restart the server.`,
+        `tail -n 50 ${log}`,
+        { evidence },
+      );
     }
     return ok(`${url} answered ${probe.status} in ${ms} ms`, { evidence });
   },

@@ -1,9 +1,8 @@
 /** The tool's own footing: the last sync's record, and where things live on disk. */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { getExternalVolumePath, getToolEntry } from '../../paths.js';
-import { parseLocalTime } from '../../state.js';
-import { short } from '../../state.js';
-import { installCommand, syncCommand } from '../../config.js';
+import { getExternalVolumePath, getToolEntry } from '../../site/paths.js';
+import { parseLocalTime, short } from '../../site/last-sync.js';
+import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, warn, type Check } from '../types.js';
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
@@ -24,20 +23,32 @@ export const lastSync: Check = {
     const sync = syncCommand(ctx.config);
     const rec = ctx.record();
     if (!rec) {
-      const summary = existsSync(ctx.paths.lastSync) ? `${file} cannot be read` : `${file} is missing: no sync has recorded its outcome`;
+      const summary = existsSync(ctx.paths.lastSync)
+        ? `${file} cannot be read`
+        : `${file} is missing: no sync has recorded its outcome`;
       return fail(summary, `Run ${sync}: it writes the file again.`, sync);
     }
     const at = parseLocalTime(rec.at);
     const age = at ? Date.now() - at.getTime() : Infinity;
     const when = at ? formatAge(age) : `at an unreadable time "${rec.at}"`;
     const detail = `${rec.status} at ${rec.at}: ${rec.message}`;
-    const evidence = [`${file}: status ${rec.status}, sha ${rec.sha}, target ${rec.targetSha || '(none)'}, good ${rec.goodSha || '(none)'}, failed ${rec.failedSha || '(none)'}, ${rec.durationMs} ms`];
+    const evidence = [
+      `${file}: status ${rec.status}, sha ${rec.sha}, target ${rec.targetSha || '(none)'}, good ${rec.goodSha || '(none)'}, failed ${rec.failedSha || '(none)'}, ${rec.durationMs} ms`,
+    ];
     if (rec.status === 'error') {
-      return fail(`the last sync failed (${when})`, `Fix the cause it names (above), then run ${sync}.`, sync, { detail, evidence });
+      return fail(`the last sync failed (${when})`, `Fix the cause it names (above), then run ${sync}.`, sync, {
+        detail,
+        evidence,
+      });
     }
     if (rec.status === 'rolled-back') {
       const force = syncCommand(ctx.config, true);
-      return fail(`the last sync rolled back from main ${short(rec.targetSha)} to ${short(rec.sha)} (${when})`, `Push a fix to main, or retry it with ${force}.`, force, { detail, evidence });
+      return fail(
+        `the last sync rolled back from main ${short(rec.targetSha)} to ${short(rec.sha)} (${when})`,
+        `Push a fix to main, or retry it with ${force}.`,
+        force,
+        { detail, evidence },
+      );
     }
     const limit = 3 * ctx.config.interval * 1000;
     if (age > limit) {
@@ -68,7 +79,9 @@ function getLoosePaths(paths: string[]): { open: string[]; foreign: string[]; li
     }
     if (st.mode & 0o022) {
       open.push(path);
-      lines.push(`${path}: mode ${(st.mode & 0o777).toString(8)}, writable by ${st.mode & 0o002 ? 'anyone' : 'the group'}`);
+      lines.push(
+        `${path}: mode ${(st.mode & 0o777).toString(8)}, writable by ${st.mode & 0o002 ? 'anyone' : 'the group'}`,
+      );
     }
     if (uid !== undefined && st.uid !== uid) {
       foreign.push(path);
@@ -91,7 +104,9 @@ export const paths: Check = {
     if (external) {
       return fail(
         `the ${external.what} ${external.path} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
-        external.what === 'tool' ? 'Install localhost-ops on the internal disk, then run install again.' : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
+        external.what === 'tool'
+          ? 'Install localhost-ops on the internal disk, then run install again.'
+          : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
         undefined,
         { evidence },
       );
@@ -99,16 +114,27 @@ export const paths: Check = {
     try {
       accessSync(dir, constants.W_OK);
     } catch {
-      return fail(`${dir} is not writable by you, so syncs cannot record anything`, `Take it back: sudo chown -R "$USER" ${dir}`, `sudo chown -R "$USER" ${dir}`, { evidence });
+      return fail(
+        `${dir} is not writable by you, so syncs cannot record anything`,
+        `Take it back: sudo chown -R "$USER" ${dir}`,
+        `sudo chown -R "$USER" ${dir}`,
+        { evidence },
+      );
     }
     // The tool path the jobs were installed with: install again from where the tool lives now.
     const facts = await ctx.service();
-    const installedTools = facts.ok ? [facts.value.installed.sync, facts.value.installed.server].map((j) => j.programArguments?.[1]).filter((p): p is string => !!p) : [];
+    const installedTools = facts.ok
+      ? [facts.value.installed.sync, facts.value.installed.server]
+          .map((j) => j.programArguments?.[1])
+          .filter((p): p is string => !!p)
+      : [];
     const moved = [...new Set(installedTools)].find((p) => p !== tool);
     if (moved) {
       const summary = `the jobs run localhost-ops from ${moved}, but it now lives at ${tool}`;
       const fix = `Run ${install} from the tool's new location: it rewrites both jobs.`;
-      return existsSync(moved) ? warn(summary, fix, install, { evidence }) : fail(`${summary}; the old path is gone`, fix, install, { evidence });
+      return existsSync(moved)
+        ? warn(summary, fix, install, { evidence })
+        : fail(`${summary}; the old path is gone`, fix, install, { evidence });
     }
     const definitions = facts.ok ? [facts.value.installed.sync.path, facts.value.installed.server.path] : [];
     const loose = getLoosePaths([dir, config, logs, runDir, lastSync, worktree, ...definitions]);
@@ -118,7 +144,10 @@ export const paths: Check = {
         ...(loose.open.length ? [`chmod go-w ${loose.open.join(' ')}`] : []),
       ];
       const command = commands.join(' && ');
-      return warn('files the jobs trust can be changed by other users', `Tighten them: ${command}`, command, { detail: loose.lines.join('\n'), evidence });
+      return warn('files the jobs trust can be changed by other users', `Tighten them: ${command}`, command, {
+        detail: loose.lines.join('\n'),
+        evidence,
+      });
     }
     return ok('on the internal disk, owned by you, not writable by others', { evidence });
   },

@@ -6,16 +6,32 @@
 import { realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import semver from 'semver';
-import { OpsError, UserError } from './errors.js';
-import { getHome, tildify } from './paths.js';
-import { run } from './proc.js';
+import { OpsError, UserError } from '../errors.js';
+import { getHome, tildify } from '../site/paths.js';
+import { run } from '../os/exec.js';
 import { hasEngines, type Engines } from './engines.js';
 
 export { getEngines, hasEngines, type Engines } from './engines.js';
 
-import { collectCandidates, describeSearch, getSelfNode, isExecutableFile, readNodeInstall, readNpmVersion, type NodeInstall, type SearchEnv } from './node-search.js';
+import {
+  collectCandidates,
+  describeSearch,
+  getSelfNode,
+  isExecutableFile,
+  readNodeInstall,
+  readNpmVersion,
+  type NodeInstall,
+  type SearchEnv,
+} from './search.js';
 
-export { describeSearch, findNodeInstalls, getSelfNode, readNodeInstall, type NodeInstall, type SearchEnv } from './node-search.js';
+export {
+  describeSearch,
+  findNodeInstalls,
+  getSelfNode,
+  readNodeInstall,
+  type NodeInstall,
+  type SearchEnv,
+} from './search.js';
 
 const SATISFY = { includePrerelease: false } as const;
 
@@ -75,12 +91,18 @@ function validateRanges(engines: Engines): void {
   for (const key of ['node', 'npm'] as const) {
     const range = engines[key];
     if (range && semver.validRange(range) === null) {
-      throw new UserError(`package.json engines.${key} "${range}" is not a version range.`, 'Fix engines in the site\'s package.json, e.g. "node": ">=22.12".');
+      throw new UserError(
+        `package.json engines.${key} "${range}" is not a version range.`,
+        'Fix engines in the site\'s package.json, e.g. "node": ">=22.12".',
+      );
     }
   }
 }
 
-export async function resolveNode(engines: Engines, opts: { pin?: string | null; search?: SearchEnv }): Promise<NodeInstall> {
+export async function resolveNode(
+  engines: Engines,
+  opts: { pin?: string | null; search?: SearchEnv },
+): Promise<NodeInstall> {
   const search = opts.search ?? { home: getHome(), env: process.env, platform: process.platform };
   validateRanges(engines);
   const wanted = hasEngines(engines) ? describeEngines(engines) : 'any version';
@@ -89,12 +111,19 @@ export async function resolveNode(engines: Engines, opts: { pin?: string | null;
     const pin = resolve(opts.pin.replace(/^~(?=$|\/)/, search.home));
     const bin = isExecutableFile(pin) ? pin : join(pin, 'bin', 'node');
     const fix = 'Re-install with a different --node, or without it to pick one automatically.';
-    if (!isExecutableFile(bin)) throw new OpsError(`--node ${tildify(opts.pin, search.home)} is not an executable Node binary (site needs ${wanted}).`, fix);
+    if (!isExecutableFile(bin))
+      throw new OpsError(
+        `--node ${tildify(opts.pin, search.home)} is not an executable Node binary (site needs ${wanted}).`,
+        fix,
+      );
     const install = readNodeInstall(bin, '--node') ?? (await probe(bin, '--node'));
     if (!install) throw new OpsError(`Could not read the version of --node ${tildify(bin, search.home)}.`, fix);
     if (!satisfies(install, engines)) {
       const npm = engines.npm ? `, npm ${install.npmVersion ?? 'not found'}` : '';
-      throw new OpsError(`--node ${tildify(bin, search.home)} is Node ${install.version}${npm}, but the site needs ${wanted}.`, fix);
+      throw new OpsError(
+        `--node ${tildify(bin, search.home)} is Node ${install.version}${npm}, but the site needs ${wanted}.`,
+        fix,
+      );
     }
     return install;
   }

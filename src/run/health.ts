@@ -3,10 +3,10 @@
  * process listening there runs from the mirror. A dev server that found the port busy and
  * moved elsewhere leaves a foreign listener behind: that is a failure, not a pass.
  */
-import type { SiteConfig } from './config.js';
-import { probeHttp, isHealthyStatus, formatUrl } from './http-probe.js';
-import { getListeners, isInside, type Listener } from './procinfo.js';
-import { sleep } from './proc.js';
+import type { SiteConfig } from '../site/config.js';
+import { probeHttp, isHealthyStatus, formatUrl } from '../os/http.js';
+import { getListeners, isInside, type Listener } from '../os/listeners.js';
+import { sleep } from '../os/exec.js';
 
 export interface HealthResult {
   healthy: boolean;
@@ -43,22 +43,46 @@ export function describeListener(l: Listener): string {
 }
 
 /** Pure: the verdict from a probe and the listeners found on the port. */
-export function judgeHealth(status: number | null, probeError: string | null, listeners: Listener[], worktree: string, url: string): HealthResult {
+export function judgeHealth(
+  status: number | null,
+  probeError: string | null,
+  listeners: Listener[],
+  worktree: string,
+  url: string,
+): HealthResult {
   const ours = listeners.find((l) => isFromMirror(l, worktree)) ?? null;
   const known = listeners.filter((l) => l.cwd !== null);
   if (!ours && known.length > 0) {
     const holder = known[0];
     // A server left from a deleted mirror folder is ours to restart, not another program.
     const foreign = !isFromDeletedMirror(holder, worktree);
-    return { healthy: false, status, listener: holder, foreign, reason: `${url} is served by ${describeListener(holder)}, not by the mirror's server` };
+    return {
+      healthy: false,
+      status,
+      listener: holder,
+      foreign,
+      reason: `${url} is served by ${describeListener(holder)}, not by the mirror's server`,
+    };
   }
   if (!isHealthyStatus(status)) {
-    return { healthy: false, status, listener: ours, foreign: false, reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}` };
+    return {
+      healthy: false,
+      status,
+      listener: ours,
+      foreign: false,
+      reason: status === null ? `${url} did not answer (${probeError})` : `${url} answered ${status}`,
+    };
   }
   if (!ours) {
     // The system would not say who listens (lsof missing or failing, another user's
     // process): trust the answer rather than restart a working server every minute.
-    return { healthy: true, status, listener: null, foreign: false, reason: `${url} answered ${status} (the listening process could not be identified)` };
+    return {
+      healthy: true,
+      status,
+      listener: null,
+      foreign: false,
+      reason: `${url} answered ${status} (the listening process could not be identified)`,
+    };
   }
   return { healthy: true, status, listener: ours, foreign: false, reason: `${url} answered ${status}` };
 }
@@ -82,10 +106,9 @@ export async function waitForHealthy(
   timeoutMs = config.healthTimeout * 1000,
 ): Promise<HealthResult> {
   const deadline = Date.now() + timeoutMs;
-  let last: HealthResult = { healthy: false, status: null, listener: null, foreign: false, reason: 'not probed yet' };
   for (;;) {
     const left = deadline - Date.now();
-    last = await getHealth(config, worktree, Math.max(200, Math.min(5000, left)));
+    const last = await getHealth(config, worktree, Math.max(200, Math.min(5000, left)));
     if (last.healthy) return last;
     if (!(await isServerRunning())) {
       return { ...last, reason: `the server exited before it answered (${last.reason}); see logs/server.log` };

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, parse, type PlistValue } from 'plist';
-import { OpsError } from '../errors.js';
-import { getToolRoot } from '../paths.js';
-import type { JobKind, JobSpec } from './jobs.js';
+import { OpsError } from '../../errors.js';
+import { getToolRoot } from '../../site/paths.js';
+import type { JobKind, JobSpec } from '../jobs.js';
 
 export type PlistDict = { [key: string]: PlistValue };
 
@@ -19,7 +19,10 @@ export function readTemplate(kind: JobKind, root = getToolRoot()): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new OpsError(`The LaunchAgent template ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`, 'Reinstall localhost-ops: its templates folder is incomplete.');
+    throw new OpsError(
+      `The LaunchAgent template ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`,
+      'Reinstall localhost-ops: its templates folder is incomplete.',
+    );
   }
 }
 
@@ -30,7 +33,13 @@ export function parseTemplate(text: string, what = 'template'): PlistDict {
   } catch (err) {
     throw new OpsError(`The LaunchAgent ${what} is not a valid plist: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date || value instanceof Uint8Array) {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    Array.isArray(value) ||
+    value instanceof Date ||
+    value instanceof Uint8Array
+  ) {
     throw new OpsError(`The LaunchAgent ${what} does not hold a <dict> at its top.`);
   }
   return value;
@@ -42,7 +51,10 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function checkText(value: string, what: string): string {
   if (CONTROL.test(value)) {
-    throw new OpsError(`The ${what} ${JSON.stringify(value)} holds a control character, which a LaunchAgent plist cannot carry.`, 'Use paths and values without control characters (newlines, tabs).');
+    throw new OpsError(
+      `The ${what} ${JSON.stringify(value)} holds a control character, which a LaunchAgent plist cannot carry.`,
+      'Use paths and values without control characters (newlines, tabs).',
+    );
   }
   return value;
 }
@@ -58,7 +70,8 @@ export function renderAgent(spec: JobSpec, template: PlistDict): PlistDict {
   agent.ProgramArguments = spec.programArguments.map((a) => checkText(a, 'program argument'));
   agent.WorkingDirectory = checkText(spec.workingDirectory, 'working directory');
   const env: PlistDict = {};
-  for (const [key, value] of Object.entries(spec.environment)) env[checkText(key, 'variable name')] = checkText(value, `value of ${key}`);
+  for (const [key, value] of Object.entries(spec.environment))
+    env[checkText(key, 'variable name')] = checkText(value, `value of ${key}`);
   agent.EnvironmentVariables = env;
   agent.StandardOutPath = checkText(spec.stdoutPath, 'log path');
   agent.StandardErrorPath = checkText(spec.stderrPath, 'log path');

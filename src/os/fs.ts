@@ -1,5 +1,15 @@
 /** Small file helpers shared by the state, config and service modules. */
-import { writeFileSync, renameSync, readFileSync, mkdirSync, unlinkSync, chmodSync, accessSync, constants, statSync } from 'node:fs';
+import {
+  writeFileSync,
+  renameSync,
+  readFileSync,
+  mkdirSync,
+  unlinkSync,
+  chmodSync,
+  accessSync,
+  constants,
+  statSync,
+} from 'node:fs';
 import { uptime } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 

@@ -4,7 +4,7 @@
  */
 import { spawn, type StdioOptions } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
-import { OpsError, oneLine } from './errors.js';
+import { OpsError, oneLine } from '../errors.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -66,7 +66,12 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       if (timer) clearTimeout(timer);
       if (err.code === 'ENOENT' && opts.cwd && !existsSync(opts.cwd)) {
         // spawn says ENOENT for a missing working folder too; name the folder, not the program.
-        reject(new OpsError(`${what} could not run: the folder ${opts.cwd} does not exist.`, 'Check that the folder was not moved or deleted.'));
+        reject(
+          new OpsError(
+            `${what} could not run: the folder ${opts.cwd} does not exist.`,
+            'Check that the folder was not moved or deleted.',
+          ),
+        );
       } else if (err.code === 'ENOENT') {
         reject(new OpsError(`"${file}" was not found on PATH.`, `Install ${file.split('/').pop()} or put it on PATH.`));
       } else {
@@ -122,7 +127,11 @@ export interface Foreground {
  * Starts a child in our own process group (so launchd's kill of the job reaches it) with
  * stdout and stderr on the given fd. `exited` resolves with a shell-style exit code.
  */
-export function spawnForeground(file: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; fd: number }): Foreground {
+export function spawnForeground(
+  file: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; fd: number },
+): Foreground {
   const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', opts.fd, opts.fd] });
   const exited = new Promise<number>((resolve) => {
     child.on('error', () => resolve(127));

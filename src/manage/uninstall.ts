@@ -3,15 +3,15 @@
  * worktree, its branch and the site's folder. The canonical repo's own work is untouched.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { resolveSite, writeSiteConfig } from '../config.js';
-import { loadBackend } from '../service/jobs.js';
-import { removeWorktree, deleteSyncBranch } from '../git.js';
-import { getListeners, isInside } from '../procinfo.js';
-import { isSiteServer } from '../health.js';
+import { resolveSite, writeSiteConfig } from '../site/store.js';
+import { loadBackend } from '../service/index.js';
+import { removeWorktree, deleteSyncBranch } from '../os/git.js';
+import { getListeners, isInside } from '../os/listeners.js';
+import { isSiteServer } from '../run/health.js';
 import { OpsError } from '../errors.js';
-import { acquireLock } from '../lock.js';
-import { sleep } from '../proc.js';
-import { tildify } from '../paths.js';
+import { acquireLock } from '../os/lock.js';
+import { sleep } from '../os/exec.js';
+import { tildify } from '../site/paths.js';
 
 async function waitForPortReleased(port: number, worktree: string, timeoutMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
@@ -35,12 +35,18 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
     lock.release();
   }
   if (!(await waitForPortReleased(config.port, paths.worktree))) {
-    throw new OpsError(`The jobs are removed, but a server from the mirror still holds port ${config.port}.`, `Find it with lsof -i :${config.port} and stop it.`);
+    throw new OpsError(
+      `The jobs are removed, but a server from the mirror still holds port ${config.port}.`,
+      `Find it with lsof -i :${config.port} and stop it.`,
+    );
   }
   const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`];
   if (argv.purge) {
     if (isInside(config.repo, paths.dir)) {
-      throw new OpsError(`The repository ${tildify(config.repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`, `Remove ${tildify(paths.worktree)} by hand if you want it gone.`);
+      throw new OpsError(
+        `The repository ${tildify(config.repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`,
+        `Remove ${tildify(paths.worktree)} by hand if you want it gone.`,
+      );
     }
     if (existsSync(config.repo)) {
       await removeWorktree(config.repo, paths.worktree);

@@ -3,7 +3,7 @@
  * every `seconds`, a fresh process each time, as launchd would. A run still going when the
  * next is due delays it rather than overlapping.
  */
-import { run, sleep } from '../proc.js';
+import { run, sleep } from '../../os/exec.js';
 
 export async function runEvery(seconds: number, argv: string[], logFile: string): Promise<never> {
   const [file, ...args] = argv;

@@ -1,7 +1,7 @@
 /** Timestamped log lines and size-bounded logs (5 MB, 3 kept). */
 import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, existsSync } from 'node:fs';
-import { formatLocalTime } from './state.js';
-import { ensureDir } from './fsutil.js';
+import { formatLocalTime } from '../site/last-sync.js';
+import { ensureDir } from './fs.js';
 import { dirname } from 'node:path';
 
 export const ROTATE_BYTES = 5 * 1024 * 1024;

@@ -2,7 +2,7 @@
  * last-sync.env: the last sync's outcome, in a form bash can `source` without running
  * anything. Every value is double-quoted with \ " $ and ` escaped, and never spans lines.
  */
-import { readTextOrNull, writeFileAtomic } from './fsutil.js';
+import { readTextOrNull, writeFileAtomic } from '../os/fs.js';
 
 export const STATUSES = ['updated', 'noop', 'error', 'rolled-back'] as const;
 export type SyncStatus = (typeof STATUSES)[number];

@@ -6,10 +6,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readJsonOrNull, writeFileAtomic } from './fsutil.js';
-import { run } from './proc.js';
-import { OpsError } from './errors.js';
-import type { NodeInstall } from './node-runtime.js';
+import { readJsonOrNull, writeFileAtomic } from '../os/fs.js';
+import { run } from '../os/exec.js';
+import { OpsError } from '../errors.js';
+import type { NodeInstall } from './choose.js';
 
 export interface DepsStamp {
   lockHash: string;
@@ -78,7 +78,8 @@ export function getNpmCommand(node: NodeInstall): string {
   return existsSync(beside) ? beside : 'npm';
 }
 
-const NPM_NETWORK_RE = /npm (?:ERR!|error) code (ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENETDOWN|ERR_SOCKET_TIMEOUT)\b/;
+const NPM_NETWORK_RE =
+  /npm (?:ERR!|error) code (ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENETDOWN|ERR_SOCKET_TIMEOUT)\b/;
 
 /** Pure: the network error code in npm's output, when npm failed for want of the registry. */
 export function getNpmNetworkCode(output: string): string | null {
@@ -107,22 +108,44 @@ function getSize(file: string): number {
  * and put back when npm fails: a rollback to the last good commit then needs no install,
  * and works even while the registry is down.
  */
-export async function installDeps(worktree: string, node: NodeInstall, logFile: string, onStart?: (pgid: number) => void, timeoutMs = 15 * 60_000): Promise<void> {
+export async function installDeps(
+  worktree: string,
+  node: NodeInstall,
+  logFile: string,
+  onStart?: (pgid: number) => void,
+  timeoutMs = 15 * 60_000,
+): Promise<void> {
   const modules = join(worktree, 'node_modules');
   // Beside the worktree, not in it: git must not see it, and a rename stays on one disk.
   const aside = join(dirname(worktree), 'node_modules.prev');
   rmSync(aside, { recursive: true, force: true }); // left by a sync killed mid-install
   if (existsSync(modules)) renameSync(modules, aside);
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: getPinnedPath(node), npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PATH: getPinnedPath(node),
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+    npm_config_update_notifier: 'false',
+  };
   const offset = getSize(logFile);
   try {
-    await run(getNpmCommand(node), ['ci', '--no-audit', '--no-fund'], { cwd: worktree, env, logFile, timeoutMs, group: true, onStart });
+    await run(getNpmCommand(node), ['ci', '--no-audit', '--no-fund'], {
+      cwd: worktree,
+      env,
+      logFile,
+      timeoutMs,
+      group: true,
+      onStart,
+    });
   } catch (err) {
     rmSync(modules, { recursive: true, force: true });
     if (existsSync(aside)) renameSync(aside, modules);
     const code = getNpmNetworkCode(readFrom(logFile, offset));
     if (code) {
-      throw new OpsError(`npm ci could not reach the registry (${code})`, 'Once the registry is reachable, run localhost-ops sync --force.');
+      throw new OpsError(
+        `npm ci could not reach the registry (${code})`,
+        'Once the registry is reachable, run localhost-ops sync --force.',
+      );
     }
     throw err;
   }

@@ -7,11 +7,19 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { OpsError, describeError, oneLine } from '../errors.js';
-import { ensureDir, findOnPath, readTextOrNull, writeFileIfChanged } from '../fsutil.js';
-import { getHome } from '../paths.js';
-import { run, sleep, type RunResult } from '../proc.js';
-import { getLabel, type JobKind, type JobSpec, type JobStatus, type ServiceBackend } from './jobs.js';
+import { OpsError, describeError, oneLine } from '../../errors.js';
+import { ensureDir, findOnPath, readTextOrNull, writeFileIfChanged } from '../../os/fs.js';
+import { getHome } from '../../site/paths.js';
+import { run, sleep, type RunResult } from '../../os/exec.js';
+import {
+  getLabel,
+  getStringArray,
+  type JobDefinition,
+  type JobKind,
+  type JobSpec,
+  type JobStatus,
+  type ServiceBackend,
+} from '../jobs.js';
 
 /** `launchctl print` of a service the domain does not hold ("Could not find service"). */
 const NOT_LOADED = 113;
@@ -21,7 +29,6 @@ const BOOTSTRAP_RETRY_MS = 5000;
 /** The server's ExitTimeOut (templates/launchagents/server.plist) plus time for launchd itself. */
 const UNLOAD_TIMEOUT_MS = 30_000;
 const START_WAIT_MS = 5000;
-
 
 /** ~/Library/LaunchAgents/<label>.plist, with HOME taken from the environment. */
 export function getAgentPath(label: string, home = getHome()): string {
@@ -56,7 +63,8 @@ export function parsePrint(text: string): AgentState {
 
 function getDomain(): string {
   const uid = process.getuid?.();
-  if (uid === undefined) throw new OpsError('The launchd backend needs a POSIX user id.', 'Reinstall with --service process.');
+  if (uid === undefined)
+    throw new OpsError('The launchd backend needs a POSIX user id.', 'Reinstall with --service process.');
   return `gui/${uid}`;
 }
 
@@ -67,7 +75,11 @@ function getTarget(label: string): string {
 function getLaunchctl(): string {
   // /bin/launchctl is where macOS keeps it, should a job's PATH ever lack /bin.
   const found = findOnPath('launchctl') ?? (existsSync('/bin/launchctl') ? '/bin/launchctl' : null);
-  if (!found) throw new OpsError('launchctl is not on PATH, so the launchd jobs cannot be managed.', 'Run this on macOS, or reinstall with --service process.');
+  if (!found)
+    throw new OpsError(
+      'launchctl is not on PATH, so the launchd jobs cannot be managed.',
+      'Run this on macOS, or reinstall with --service process.',
+    );
   return found;
 }
 
@@ -80,7 +92,7 @@ function failure(args: string[], r: RunResult): OpsError {
   const said = oneLine(r.stderr || r.stdout, 300);
   return new OpsError(
     `launchctl ${args.join(' ')} failed with exit ${r.code}${said ? `: ${said}` : '.'}`,
-    'See the launchd-*.log files in the site\'s logs folder, and launchctl print for the job.',
+    "See the launchd-*.log files in the site's logs folder, and launchctl print for the job.",
   );
 }
 
@@ -106,7 +118,10 @@ async function bootout(label: string): Promise<void> {
   while ((await printAgent(label)) !== null) {
     if (Date.now() > deadline) {
       const said = r.code !== 0 ? ` (bootout said: ${oneLine(r.stderr || r.stdout, 200) || `exit ${r.code}`})` : '';
-      throw new OpsError(`launchd still holds ${label} ${UNLOAD_TIMEOUT_MS / 1000} s after bootout${said}.`, `Run launchctl bootout ${getTarget(label)}, then try again.`);
+      throw new OpsError(
+        `launchd still holds ${label} ${UNLOAD_TIMEOUT_MS / 1000} s after bootout${said}.`,
+        `Run launchctl bootout ${getTarget(label)}, then try again.`,
+      );
     }
     await sleep(100);
   }
@@ -125,10 +140,10 @@ async function bootstrap(label: string, path: string): Promise<void> {
   }
 }
 
-type Renderer = typeof import('./launchd-plist.js');
+type Renderer = typeof import('./plist.js');
 let renderer: Promise<Renderer> | undefined;
 /** Loaded on first use: the plist package costs a noop sync ~60 ms it does not need. */
-const getRenderer = () => (renderer ??= import('./launchd-plist.js'));
+const getRenderer = () => (renderer ??= import('./plist.js'));
 
 /**
  * Makes one agent match its spec: creates the folders it needs (launchd fails a job whose
@@ -194,7 +209,7 @@ export const launchdBackend: ServiceBackend = {
     return touched;
   },
 
-  async restartServer(site, spec) {
+  async restart(site, spec) {
     // A changed or unloaded agent is (re)bootstrapped, and RunAtLoad starts it; otherwise
     // kickstart -k ends the running server (ExitTimeOut applies) and starts it again.
     const { loaded, state } = await reconcile(spec);
@@ -202,8 +217,31 @@ export const launchdBackend: ServiceBackend = {
     await waitStarted(spec.label, state?.pid ?? null);
   },
 
-  async isServerRunning(site) {
-    return (await printAgent(getLabel(site.name, 'server')))?.state === 'running';
+  async isRunning(site, kind) {
+    return (await printAgent(getLabel(site.name, kind)))?.state === 'running';
+  },
+
+  getDefinitionPath(site, kind) {
+    return getAgentPath(getLabel(site.name, kind));
+  },
+
+  async parseDefinition(text) {
+    try {
+      const { parse } = await import('plist');
+      const data: unknown = parse(text);
+      return data && typeof data === 'object' && !Array.isArray(data) ? (data as JobDefinition) : null;
+    } catch {
+      return null;
+    }
+  },
+
+  async renderDefinition(spec) {
+    const { renderAgentText } = await getRenderer();
+    return this.parseDefinition(renderAgentText(spec));
+  },
+
+  getProgramArguments(definition) {
+    return getStringArray(definition.ProgramArguments);
   },
 
   async status(site, specs) {
@@ -220,7 +258,14 @@ export const launchdBackend: ServiceBackend = {
       try {
         state = await printAgent(spec.label);
       } catch (err) {
-        return { installed: installed !== null, running: false, pid: null, lastExit: null, current, detail: describeError(err) };
+        return {
+          installed: installed !== null,
+          running: false,
+          pid: null,
+          lastExit: null,
+          current,
+          detail: describeError(err),
+        };
       }
       // The sync agent runs only every interval: loaded is its "running", as the process
       // backend's interval loop is. Its pid is there only while a sync is in progress.

@@ -10,7 +10,15 @@ export interface ProbeResult {
 export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const req = request(
-      { host, port, path, method: 'GET', agent: false, signal: AbortSignal.timeout(timeoutMs), headers: { 'user-agent': 'localhost-ops' } },
+      {
+        host,
+        port,
+        path,
+        method: 'GET',
+        agent: false,
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { 'user-agent': 'localhost-ops' },
+      },
       (res) => {
         res.resume();
         res.on('error', () => undefined);
@@ -19,7 +27,10 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
       },
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const why = err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
+      const why =
+        err.name === 'AbortError' || err.name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : (err.code ?? err.message);
       resolve({ status: null, error: why });
     });
     req.end();

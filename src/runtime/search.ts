@@ -6,8 +6,8 @@
 import { accessSync, constants, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, delimiter, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import semver from 'semver';
-import { tildify } from './paths.js';
-import { readJsonOrNull } from './fsutil.js';
+import { tildify } from '../site/paths.js';
+import { readJsonOrNull } from '../os/fs.js';
 
 export interface NodeInstall {
   bin: string;
@@ -36,18 +36,50 @@ function getPlaces(search: SearchEnv): Place[] {
   const { env, home } = search;
   const dir = (name: string, fallback: string) => (env[name] ? resolve(env[name] as string) : fallback);
   const brew = [env.HOMEBREW_PREFIX ? resolve(env.HOMEBREW_PREFIX) : '', '/opt/homebrew', '/usr/local'];
-  const places: Place[] = [...new Set(brew.filter(Boolean))].map((p) => ({ source: 'homebrew', pattern: join(p, 'opt', 'node@*', 'bin', 'node') }));
+  const places: Place[] = [...new Set(brew.filter(Boolean))].map((p) => ({
+    source: 'homebrew',
+    pattern: join(p, 'opt', 'node@*', 'bin', 'node'),
+  }));
   places.push(
     { source: 'nvm', pattern: join(dir('NVM_DIR', join(home, '.nvm')), 'versions', 'node', '*', 'bin', 'node') },
-    { source: 'fnm', pattern: join(dir('FNM_DIR', join(home, '.local', 'share', 'fnm')), 'node-versions', '*', 'installation', 'bin', 'node') },
+    {
+      source: 'fnm',
+      pattern: join(
+        dir('FNM_DIR', join(home, '.local', 'share', 'fnm')),
+        'node-versions',
+        '*',
+        'installation',
+        'bin',
+        'node',
+      ),
+    },
   );
   if (search.platform === 'darwin') {
-    places.push({ source: 'fnm', pattern: join(home, 'Library', 'Application Support', 'fnm', 'node-versions', '*', 'installation', 'bin', 'node') });
+    places.push({
+      source: 'fnm',
+      pattern: join(home, 'Library', 'Application Support', 'fnm', 'node-versions', '*', 'installation', 'bin', 'node'),
+    });
   }
   places.push(
-    { source: 'volta', pattern: join(dir('VOLTA_HOME', join(home, '.volta')), 'tools', 'image', 'node', '*', 'bin', 'node') },
-    { source: 'asdf', pattern: join(dir('ASDF_DATA_DIR', join(home, '.asdf')), 'installs', 'nodejs', '*', 'bin', 'node') },
-    { source: 'mise', pattern: join(dir('MISE_DATA_DIR', join(home, '.local', 'share', 'mise')), 'installs', 'node', '*', 'bin', 'node') },
+    {
+      source: 'volta',
+      pattern: join(dir('VOLTA_HOME', join(home, '.volta')), 'tools', 'image', 'node', '*', 'bin', 'node'),
+    },
+    {
+      source: 'asdf',
+      pattern: join(dir('ASDF_DATA_DIR', join(home, '.asdf')), 'installs', 'nodejs', '*', 'bin', 'node'),
+    },
+    {
+      source: 'mise',
+      pattern: join(
+        dir('MISE_DATA_DIR', join(home, '.local', 'share', 'mise')),
+        'installs',
+        'node',
+        '*',
+        'bin',
+        'node',
+      ),
+    },
     { source: 'n', pattern: join(dir('N_PREFIX', '/usr/local'), 'n', 'versions', 'node', '*', 'bin', 'node') },
   );
   return places;
@@ -102,7 +134,8 @@ export interface Candidate {
 /** Everything executable in the usual places, first source wins per real file; version may be unknown. */
 export function collectCandidates(search: SearchEnv, extra: Array<{ bin: string; source: string }> = []): Candidate[] {
   const found: Array<{ bin: string; source: string }> = [...extra];
-  for (const place of getPlaces(search)) for (const bin of expand(place.pattern)) found.push({ bin, source: place.source });
+  for (const place of getPlaces(search))
+    for (const bin of expand(place.pattern)) found.push({ bin, source: place.source });
   for (const d of getPathDirs(search.env)) found.push({ bin: join(d, 'node'), source: 'PATH' });
   const seen = new Set<string>();
   const out: Candidate[] = [];
@@ -115,7 +148,11 @@ export function collectCandidates(search: SearchEnv, extra: Array<{ bin: string;
       continue;
     }
     // volta, asdf, mise and nodenv put shims on PATH that choose a Node per folder; not a pin.
-    if (source === 'PATH' && (!/^node(js)?$/.test(basename(real)) || basename(dirname(real)) === 'shims' || basename(dirname(bin)) === 'shims')) continue;
+    if (
+      source === 'PATH' &&
+      (!/^node(js)?$/.test(basename(real)) || basename(dirname(real)) === 'shims' || basename(dirname(bin)) === 'shims')
+    )
+      continue;
     if (seen.has(real)) continue;
     seen.add(real);
     out.push({ bin, source, install: readNodeInstall(bin, source) });
@@ -158,8 +195,12 @@ function versionFromPackage(prefix: string): string | null {
 }
 
 export function readNpmVersion(bin: string, real: string): string | null {
-  const dirs = [join(dirname(dirname(real)), 'lib', 'node_modules', 'npm'), join(dirname(bin), '..', 'lib', 'node_modules', 'npm')];
-  if (bin === '/usr/bin/node' || real.startsWith('/usr/bin/')) dirs.push('/usr/lib/node_modules/npm', '/usr/share/nodejs/npm');
+  const dirs = [
+    join(dirname(dirname(real)), 'lib', 'node_modules', 'npm'),
+    join(dirname(bin), '..', 'lib', 'node_modules', 'npm'),
+  ];
+  if (bin === '/usr/bin/node' || real.startsWith('/usr/bin/'))
+    dirs.push('/usr/lib/node_modules/npm', '/usr/share/nodejs/npm');
   for (const d of dirs) {
     const version = readJsonOrNull<Record<string, unknown>>(join(d, 'package.json'))?.version;
     if (typeof version === 'string' && semver.valid(version)) return semver.valid(version);
@@ -188,5 +229,11 @@ export function getSelfNode(): NodeInstall {
   } catch {
     // keep execPath
   }
-  return { bin, binDir: dirname(bin), version: process.version.replace(/^v/, ''), npmVersion: readNpmVersion(bin, real), source: 'self' };
+  return {
+    bin,
+    binDir: dirname(bin),
+    version: process.version.replace(/^v/, ''),
+    npmVersion: readNpmVersion(bin, real),
+    source: 'self',
+  };
 }

@@ -3,14 +3,16 @@
  * stale and taken over; a live one is waited for.
  */
 import { openSync, writeSync, closeSync, readFileSync, renameSync, unlinkSync, linkSync, statSync } from 'node:fs';
-import { isAlive, isGroupAlive, sleep, stopGroup } from './proc.js';
-import { isFromBeforeBoot, writeFileAtomic } from './fsutil.js';
-import { OpsError } from './errors.js';
+import { isAlive, isGroupAlive, sleep, stopGroup } from './exec.js';
+import { isFromBeforeBoot, writeFileAtomic } from './fs.js';
+import { OpsError } from '../errors.js';
 
 /** Line 1: the holder's pid. Line 2, while it runs one: the process group of its npm ci. */
 function readPids(path: string): [number | null, number | null] {
   try {
-    const [a, b] = readFileSync(path, 'utf8').split('\n').map((l) => Number(l.trim()));
+    const [a, b] = readFileSync(path, 'utf8')
+      .split('\n')
+      .map((l) => Number(l.trim()));
     const ok = (n: number | undefined) => (n !== undefined && Number.isInteger(n) && n > 0 ? n : null);
     return [ok(a), ok(b)];
   } catch {
@@ -58,7 +60,8 @@ async function takeOverStale(path: string): Promise<void> {
   const beforeBoot = isFromBeforeBoot(aside);
   // A holder killed mid-`npm ci` leaves npm running in its own group; end it before
   // anyone installs into the same folder.
-  if (!beforeBoot && child !== null && (pid === null || !isAlive(pid)) && isGroupAlive(child)) await stopGroup(child, 2000);
+  if (!beforeBoot && child !== null && (pid === null || !isAlive(pid)) && isGroupAlive(child))
+    await stopGroup(child, 2000);
   if (!beforeBoot && pid !== null && isAlive(pid)) {
     try {
       linkSync(aside, path);
@@ -106,7 +109,10 @@ export async function acquireLock(path: string, waitMs = 120_000): Promise<Lock>
       continue;
     }
     if (Date.now() - start > waitMs) {
-      throw new OpsError(`Another sync (pid ${holder}) has held the lock for over ${Math.round(waitMs / 1000)} s.`, `Wait for it, or end it with kill ${holder}.`);
+      throw new OpsError(
+        `Another sync (pid ${holder}) has held the lock for over ${Math.round(waitMs / 1000)} s.`,
+        `Wait for it, or end it with kill ${holder}.`,
+      );
     }
     await sleep(100);
   }

@@ -4,11 +4,18 @@
  */
 import { join } from 'node:path';
 import { unlinkSync } from 'node:fs';
-import type { Site } from '../config.js';
-import { ensureDir, isFromBeforeBoot, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../fsutil.js';
-import { isAlive, spawnDetached, stopGroup } from '../proc.js';
-import { getToolEntry } from '../paths.js';
-import type { JobKind, JobSpec, JobStatus, ServiceBackend } from './jobs.js';
+import type { Site } from '../../site/config.js';
+import { ensureDir, isFromBeforeBoot, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../../os/fs.js';
+import { isAlive, spawnDetached, stopGroup } from '../../os/exec.js';
+import { getToolEntry } from '../../site/paths.js';
+import {
+  getStringArray,
+  parseJsonObject,
+  type JobKind,
+  type JobSpec,
+  type JobStatus,
+  type ServiceBackend,
+} from '../jobs.js';
 
 function files(site: Site, kind: JobKind) {
   return { pid: join(site.paths.runDir, `${kind}.pid`), spec: join(site.paths.runDir, `${kind}.spec.json`) };
@@ -41,8 +48,14 @@ function start(site: Site, spec: JobSpec): void {
   ensureDir(site.paths.logs);
   const [node, ...args] = spec.programArguments;
   // The sync job runs under the interval loop; the server job runs directly.
-  const argv = spec.interval ? [getToolEntry(), '__every', String(spec.interval), spec.stdoutPath, '--', ...spec.programArguments] : args;
-  const pid = spawnDetached(node, argv, { cwd: spec.workingDirectory, env: spec.environment, logFile: spec.stdoutPath });
+  const argv = spec.interval
+    ? [getToolEntry(), '__every', String(spec.interval), spec.stdoutPath, '--', ...spec.programArguments]
+    : args;
+  const pid = spawnDetached(node, argv, {
+    cwd: spec.workingDirectory,
+    env: spec.environment,
+    logFile: spec.stdoutPath,
+  });
   const f = files(site, spec.kind);
   writeFileAtomic(f.pid, `${pid}\n`);
   writeFileAtomic(f.spec, JSON.stringify(spec, null, 2) + '\n');
@@ -68,13 +81,29 @@ export const processBackend: ServiceBackend = {
     return touched;
   },
 
-  async restartServer(site, spec) {
-    await stop(site, 'server');
+  async restart(site, spec) {
+    await stop(site, spec.kind);
     start(site, spec);
   },
 
-  async isServerRunning(site) {
-    return isRunning(site, 'server');
+  async isRunning(site, kind) {
+    return isRunning(site, kind);
+  },
+
+  getDefinitionPath(site, kind) {
+    return files(site, kind).spec;
+  },
+
+  async parseDefinition(text) {
+    return parseJsonObject(text);
+  },
+
+  async renderDefinition(spec) {
+    return { ...spec };
+  },
+
+  getProgramArguments(definition) {
+    return getStringArray(definition.programArguments);
   },
 
   async status(site, specs) {

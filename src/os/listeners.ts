@@ -6,10 +6,20 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { run } from './proc.js';
+import { run } from './exec.js';
 
-export interface SocketEntry { address: string; port: number; inode: number }
-export interface Listener { pid: number | null; address: string; port: number; cwd: string | null; command: string | null }
+export interface SocketEntry {
+  address: string;
+  port: number;
+  inode: number;
+}
+export interface Listener {
+  pid: number | null;
+  address: string;
+  port: number;
+  cwd: string | null;
+  command: string | null;
+}
 
 const isLinux = process.platform === 'linux';
 // launchd and some shells leave /usr/sbin off PATH, which is where macOS keeps lsof.
@@ -38,7 +48,7 @@ function formatV6(b: number[]): string {
   // RFC 5952: compress the longest run (at least two) of zero groups, the first on a tie.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen) [best, bestLen] = [i, j - i];
@@ -68,7 +78,10 @@ export function parseProcNetTcp(text: string, v6: boolean): SocketEntry[] {
 }
 
 export function isLoopbackAddress(address: string): boolean {
-  const a = address.toLowerCase().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  const a = address
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   return /^127\.\d+\.\d+\.\d+$/.test(a) || a === '::1' || /^::ffff:127\.\d+\.\d+\.\d+$/.test(a);
 }
 
@@ -114,7 +127,13 @@ function linuxListeners(port: number): Listener[] {
     const found = s.inode === 0 ? [] : (owners.get(s.inode) ?? []);
     if (found.length === 0) out.push({ pid: null, address: s.address, port: s.port, cwd: null, command: null });
     for (const pid of found) {
-      out.push({ pid, address: s.address, port: s.port, cwd: readLink(`/proc/${pid}/cwd`), command: linuxCommand(pid) });
+      out.push({
+        pid,
+        address: s.address,
+        port: s.port,
+        cwd: readLink(`/proc/${pid}/cwd`),
+        command: linuxCommand(pid),
+      });
     }
   }
   return out;
@@ -156,11 +175,18 @@ async function lsofListeners(port: number): Promise<Listener[]> {
     else if (tag === 't') type = value;
     else if (tag === 'n' && pid > 0) {
       const a = lsofAddress(value, type);
-      if (a && a.port === port && !found.some((x) => x.pid === pid && x.address === a.address)) found.push({ pid, command, ...a });
+      if (a && a.port === port && !found.some((x) => x.pid === pid && x.address === a.address))
+        found.push({ pid, command, ...a });
     }
   }
   const cwds = await lsofCwds([...new Set(found.map((f) => f.pid))]);
-  return found.map((f) => ({ pid: f.pid, address: f.address, port: f.port, cwd: cwds.get(f.pid) ?? null, command: f.command }));
+  return found.map((f) => ({
+    pid: f.pid,
+    address: f.address,
+    port: f.port,
+    cwd: cwds.get(f.pid) ?? null,
+    command: f.command,
+  }));
 }
 
 /** The cwd of several processes in one lsof call. */
@@ -181,7 +207,10 @@ export async function getListeners(port: number): Promise<Listener[]> {
 }
 
 function lsofNames(out: string): string[] {
-  return out.split('\n').filter((l) => l.startsWith('n')).map((l) => l.slice(1));
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('n'))
+    .map((l) => l.slice(1));
 }
 
 export async function getProcessCwd(pid: number): Promise<string | null> {

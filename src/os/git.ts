@@ -6,22 +6,37 @@
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
-import { run, sleep, type RunResult } from './proc.js';
-import { hasGitProcessIn } from './procinfo.js';
-import { OpsError } from './errors.js';
-import { WORKTREE_BRANCH } from './paths.js';
+import { run, sleep, type RunResult } from './exec.js';
+import { hasGitProcessIn } from './listeners.js';
+import { OpsError } from '../errors.js';
+import { WORKTREE_BRANCH } from '../site/paths.js';
 
 // Never wait for a password or an editor, never page, never translate messages we match.
-const GIT_ENV = { GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C', GIT_PAGER: 'cat', GIT_EDITOR: 'true' };
+const GIT_ENV = {
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_OPTIONAL_LOCKS: '0',
+  LC_ALL: 'C',
+  GIT_PAGER: 'cat',
+  GIT_EDITOR: 'true',
+};
 
 function gitEnv(): NodeJS.ProcessEnv {
   return { ...process.env, ...GIT_ENV };
 }
 
-export function git(cwd: string, args: string[], opts: { timeoutMs?: number; allowFail?: boolean } = {}): Promise<RunResult> {
+export function git(
+  cwd: string,
+  args: string[],
+  opts: { timeoutMs?: number; allowFail?: boolean } = {},
+): Promise<RunResult> {
   // The user's hooks (husky, reference-transaction, post-checkout) are for the user's own
   // git: they must not run every minute for the mirror.
-  return run('git', ['-c', 'core.hooksPath=/dev/null', ...args], { cwd, env: gitEnv(), timeoutMs: opts.timeoutMs ?? 60_000, allowFail: opts.allowFail });
+  return run('git', ['-c', 'core.hooksPath=/dev/null', ...args], {
+    cwd,
+    env: gitEnv(),
+    timeoutMs: opts.timeoutMs ?? 60_000,
+    allowFail: opts.allowFail,
+  });
 }
 
 async function gitOut(cwd: string, args: string[]): Promise<string> {
@@ -38,17 +53,40 @@ export async function hasRemote(repo: string, remote: string): Promise<boolean> 
   return (await git(repo, ['remote', 'get-url', remote], { allowFail: true })).code === 0;
 }
 
-const REF_LOCK_RE = /cannot lock ref|Unable to create '[^']*\.lock'|unable to update local ref|is at [0-9a-f]+ but expected/i;
+const REF_LOCK_RE =
+  /cannot lock ref|Unable to create '[^']*\.lock'|unable to update local ref|is at [0-9a-f]+ but expected/i;
 
 /**
  * Fetches remote/branch into refs/remotes/remote/branch. Retries while another git (the
  * user's own `git pull`) holds the ref lock. Auto-maintenance is off for this fetch: it
  * runs every minute, and housekeeping of the user's repo is the user's git's business.
  */
-export async function fetchBranch(repo: string, remote: string, branch: string, timeoutMs = 30_000, onRetry?: (attempt: number) => void): Promise<void> {
+export async function fetchBranch(
+  repo: string,
+  remote: string,
+  branch: string,
+  timeoutMs = 30_000,
+  onRetry?: (attempt: number) => void,
+): Promise<void> {
   const refspec = `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`;
   for (let attempt = 1; ; attempt++) {
-    const r = await git(repo, ['-c', 'maintenance.auto=false', '-c', 'gc.auto=0', 'fetch', '--no-tags', '--quiet', '--no-write-fetch-head', '--no-recurse-submodules', remote, refspec], { timeoutMs, allowFail: true });
+    const r = await git(
+      repo,
+      [
+        '-c',
+        'maintenance.auto=false',
+        '-c',
+        'gc.auto=0',
+        'fetch',
+        '--no-tags',
+        '--quiet',
+        '--no-write-fetch-head',
+        '--no-recurse-submodules',
+        remote,
+        refspec,
+      ],
+      { timeoutMs, allowFail: true },
+    );
     if (r.code === 0) break;
     if (REF_LOCK_RE.test(r.stderr) && attempt < 20) {
       onRetry?.(attempt);
@@ -56,13 +94,19 @@ export async function fetchBranch(repo: string, remote: string, branch: string, 
       continue;
     }
     const why = getGitErrorLines(r.stderr) || `exit ${r.code}`;
-    throw new OpsError(`git fetch ${remote} ${branch} failed: ${why}`, `Check that ${remote} is reachable: git -C ${repo} fetch ${remote} ${branch}`);
+    throw new OpsError(
+      `git fetch ${remote} ${branch} failed: ${why}`,
+      `Check that ${remote} is reachable: git -C ${repo} fetch ${remote} ${branch}`,
+    );
   }
 }
 
 /** git's own error lines (fatal:/error:), not the advice it prints after them. */
 export function getGitErrorLines(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const errors = lines.filter((l) => /^(fatal|error):/.test(l));
   return (errors.length ? errors : lines.slice(-2)).slice(0, 2).join(' ');
 }
@@ -141,7 +185,12 @@ export async function showFile(repo: string, sha: string, path: string): Promise
   return r.code === 0 ? r.stdout : null;
 }
 
-export async function lsRemote(repo: string, remote: string, branch: string, timeoutMs: number): Promise<string | null> {
+export async function lsRemote(
+  repo: string,
+  remote: string,
+  branch: string,
+  timeoutMs: number,
+): Promise<string | null> {
   const r = await git(repo, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], { timeoutMs });
   return r.stdout.trim().split(/\s+/)[0] || null;
 }

@@ -47,17 +47,21 @@ export function getSitePaths(name: string, opsHome = getOpsHome()): SitePaths {
 
 /** The tool's own entry file, which the jobs execute with an absolute Node path. */
 export function getToolEntry(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'localhost-ops.js');
+  return resolve(getToolRoot(), 'bin', 'localhost-ops.js');
 }
 
+/** The package folder: this file is dist/site/paths.js (or src/site/paths.ts under tsx). */
 export function getToolRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
 /** Shows $HOME as ~ in anything a person reads. */
 export function tildify(text: string, home = getHome()): string {
   if (!home || home === '/') return text;
-  return text.split(home + '/').join('~/').replace(new RegExp(`${escapeRe(home)}(?=$|[\\s"'])`, 'g'), '~');
+  return text
+    .split(home + '/')
+    .join('~/')
+    .replace(new RegExp(`${escapeRe(home)}(?=$|[\\s"'])`, 'g'), '~');
 }
 
 function escapeRe(s: string): string {
@@ -80,8 +84,15 @@ export function isExternalVolume(path: string): boolean {
 }
 
 /** The first of the site folder, the mirror and the tool that sits on an external volume. */
-export function getExternalVolumePath(paths: SitePaths, tool = getToolEntry()): { what: 'site folder' | 'mirror' | 'tool'; path: string } | null {
-  for (const [what, path] of [['site folder', paths.dir], ['mirror', paths.worktree], ['tool', tool]] as const) {
+export function getExternalVolumePath(
+  paths: SitePaths,
+  tool = getToolEntry(),
+): { what: 'site folder' | 'mirror' | 'tool'; path: string } | null {
+  for (const [what, path] of [
+    ['site folder', paths.dir],
+    ['mirror', paths.worktree],
+    ['tool', tool],
+  ] as const) {
     if (isExternalVolume(path)) return { what, path };
   }
   return null;

@@ -1,0 +1,169 @@
+/** A site's config.json: what install was told, validated and resolved to absolute paths. */
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { UserError } from '../errors.js';
+import { NAME_RE, getDefaultName, type SitePaths } from './paths.js';
+
+export const SERVICES = ['auto', 'launchd', 'systemd', 'process'] as const;
+export type ServiceChoice = (typeof SERVICES)[number];
+export type ServiceKind = Exclude<ServiceChoice, 'auto'>;
+export const DEFAULT_COMMAND = 'npm run dev -- --host {host} --port {port}';
+
+export interface SiteConfig {
+  schemaVersion: 1;
+  name: string;
+  repo: string;
+  remote: string;
+  branch: string;
+  host: string;
+  port: number;
+  interval: number;
+  command: string;
+  node: string | null;
+  service: ServiceKind;
+  healthPath: string;
+  healthTimeout: number;
+  restart: 'always';
+  allowRemote: boolean;
+  /** Absent until install records it; specs then fall back to the running process. */
+  jobs?: JobContext;
+  /** Set by uninstall (without --purge): the site stays on disk, but nothing may start its server. */
+  uninstalled?: true;
+}
+
+/** What the jobs run with, as install recorded it (service/jobs.ts getJobContext). */
+export interface JobContext {
+  node: string;
+  entry: string;
+  /** The bin folder of the Node main was pinned to at install: first on the jobs' PATH. */
+  pinnedBinDir: string;
+  pathDirs: string[];
+  env: Record<string, string>;
+}
+
+export interface Site {
+  name: string;
+  config: SiteConfig;
+  paths: SitePaths;
+}
+
+/** Raw install flags as yargs hands them over (strings and numbers not yet trusted). */
+export interface InstallFlags {
+  repo: string;
+  name?: string;
+  port?: unknown;
+  host?: string;
+  remote?: string;
+  branch?: string;
+  interval?: unknown;
+  command?: string;
+  node?: string;
+  service?: string;
+  healthPath?: string;
+  healthTimeout?: unknown;
+  restart?: string;
+  allowRemote?: boolean;
+}
+
+export function verifyName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new UserError(
+      `"${name}" is not a valid site name.`,
+      'Use --name with lower-case letters, digits, ".", "_" or "-" (up to 63, starting with a letter or digit).',
+    );
+  }
+  return name;
+}
+
+function toInt(value: unknown, flag: string, min: number, max: number, unit = ''): number {
+  const text = String(value).trim();
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UserError(
+      `--${flag} must be a whole number from ${min} to ${max}${unit}, not "${text}".`,
+      `Pass --${flag} ${min}..${max}.`,
+    );
+  }
+  return n;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  if (host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/** Turns install flags into a config. Pure: it checks values, not the world. */
+export function parseInstallFlags(flags: InstallFlags, platform = process.platform): SiteConfig {
+  if (!flags.repo)
+    throw new UserError('install needs the site repository.', 'Pass --repo DIR, the path of your clone.');
+  const repo = resolve(flags.repo);
+  const name = verifyName(flags.name ?? getDefaultName(repo));
+  const host = flags.host ?? '127.0.0.1';
+  const allowRemote = flags.allowRemote === true;
+  if (!isIP(host)) {
+    throw new UserError(
+      `--host must be an IP address, not "${host}".`,
+      'Pass --host 127.0.0.1 (a name such as localhost may resolve to ::1).',
+    );
+  }
+  if (!isLoopbackHost(host) && !allowRemote) {
+    throw new UserError(
+      `--host ${host} is not a loopback address, so the mirror would be reachable from the network.`,
+      'Use --host 127.0.0.1, or add --allow-remote if that is what you want.',
+    );
+  }
+  const service = (flags.service ?? 'auto') as ServiceChoice;
+  if (!SERVICES.includes(service)) {
+    throw new UserError(
+      `--service must be one of ${SERVICES.join(', ')}, not "${flags.service}".`,
+      'Pass --service auto.',
+    );
+  }
+  const healthPath = flags.healthPath ?? '/';
+  if (!healthPath.startsWith('/') || /\s/.test(healthPath)) {
+    throw new UserError(
+      `--health-path must start with "/" and hold no spaces, not "${healthPath}".`,
+      'Pass --health-path /.',
+    );
+  }
+  const restart = flags.restart ?? 'always';
+  if (restart !== 'always') {
+    throw new UserError(`--restart ${restart} is not supported yet.`, 'Pass --restart always (the default).');
+  }
+  const command = flags.command ?? DEFAULT_COMMAND;
+  if (!command.trim() || /[\r\n]/.test(command)) {
+    throw new UserError('--command must be one non-empty line.', `Pass --command "${DEFAULT_COMMAND}".`);
+  }
+  return {
+    schemaVersion: 1,
+    name,
+    repo,
+    remote: verifyRefName(flags.remote ?? 'origin', 'remote'),
+    branch: verifyRefName(flags.branch ?? 'main', 'branch'),
+    host,
+    port: toInt(flags.port ?? 4321, 'port', 1, 65535),
+    interval: toInt(flags.interval ?? 60, 'interval', 10, 86400, ' seconds'),
+    command,
+    node: flags.node ? resolve(flags.node) : null,
+    service: service === 'auto' ? pickService(platform) : service,
+    healthPath,
+    healthTimeout: toInt(flags.healthTimeout ?? 60, 'health-timeout', 1, 3600, ' seconds'),
+    restart: 'always',
+    allowRemote,
+  };
+}
+
+function verifyRefName(value: string, flag: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(value) || value.includes('..')) {
+    throw new UserError(
+      `--${flag} "${value}" is not a valid git ${flag} name.`,
+      `Pass the ${flag} name as git shows it.`,
+    );
+  }
+  return value;
+}
+
+/** launchd on macOS; elsewhere the embedded process backend (systemd is not built yet). */
+export function pickService(platform: string): ServiceKind {
+  return platform === 'darwin' ? 'launchd' : 'process';
+}
