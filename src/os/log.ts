@@ -1,6 +1,5 @@
 /** Timestamped log lines and size-bounded logs (5 MB, 3 kept). */
 import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, existsSync } from 'node:fs';
-import { formatLocalTime } from '../site/last-sync.js';
 import { ensureDir } from './fs.js';
 import { dirname } from 'node:path';
 
@@ -31,4 +30,10 @@ export function rotateIfLarge(file: string, limit = ROTATE_BYTES, keep = ROTATE_
   copyFileSync(file, `${file}.1`);
   truncateSync(file, 0);
   return true;
+}
+
+/** Local time as "2026-03-16 20:29:43". */
+export function formatLocalTime(date = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`;
 }

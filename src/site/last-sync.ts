@@ -3,6 +3,9 @@
  * anything. Every value is double-quoted with \ " $ and ` escaped, and never spans lines.
  */
 import { readTextOrNull, writeFileAtomic } from '../os/fs.js';
+import { formatLocalTime } from '../os/log.js';
+
+export { formatLocalTime };
 
 export const STATUSES = ['updated', 'noop', 'error', 'rolled-back'] as const;
 export type SyncStatus = (typeof STATUSES)[number];
@@ -88,12 +91,6 @@ export function short(sha: string | null | undefined): string {
 /** sync's exit code (DESIGN §1): 0 for updated or noop, 1 for error or rolled-back. */
 export function getExitCodeFor(status: SyncStatus): number {
   return status === 'updated' || status === 'noop' ? 0 : 1;
-}
-
-/** Local time as "2026-03-16 20:29:43". */
-export function formatLocalTime(date = new Date()): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())} ${p(date.getHours())}:${p(date.getMinutes())}:${p(date.getSeconds())}`;
 }
 
 export function parseLocalTime(text: string): Date | null {
