@@ -13,7 +13,7 @@ import {
   isLoopbackAddress,
   isPortFree,
   parseProcNetTcp,
-} from '../src/os/listeners.js';
+} from '../../../src/os/listeners.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:10E1 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0

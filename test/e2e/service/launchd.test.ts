@@ -18,13 +18,13 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parse } from 'plist';
-import { run, isAlive } from '../src/os/exec.js';
-import { getJobSpecs, type JobSpec } from '../src/service/jobs.js';
-import { parseTemplate, readTemplate, renderAgent, renderAgentText } from '../src/service/launchd/plist.js';
-import { getAgentPath, parsePrint } from '../src/service/launchd/index.js';
-import { getSitePaths } from '../src/site/paths.js';
-import type { Site, SiteConfig } from '../src/site/config.js';
-import { BIN, Fixture, createFixture, findProcessesUnder, waitFor, withTimeout } from './helpers/fixture.js';
+import { run, isAlive } from '../../../src/os/exec.js';
+import { getJobSpecs, type JobSpec } from '../../../src/service/jobs.js';
+import { parseTemplate, readTemplate, renderAgent, renderAgentText } from '../../../src/service/launchd/plist.js';
+import { getAgentPath, parsePrint } from '../../../src/service/launchd/index.js';
+import { getSitePaths } from '../../../src/site/paths.js';
+import type { Site, SiteConfig } from '../../../src/site/config.js';
+import { BIN, Fixture, createFixture, findProcessesUnder, waitFor, withTimeout } from '../../helpers/fixture.js';
 import {
   UID,
   changingCalls,
@@ -33,7 +33,7 @@ import {
   readRunState,
   standinEnv,
   stopStandin,
-} from './helpers/launchctl-standin.js';
+} from '../../helpers/launchctl-standin.js';
 
 type Dict = Record<string, unknown>;
 

@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '../src/os/exec.js';
-import { OpsError } from '../src/errors.js';
+import { run } from '../../../src/os/exec.js';
+import { OpsError } from '../../../src/errors.js';
 
 async function failure(p: Promise<unknown>): Promise<OpsError> {
   try {

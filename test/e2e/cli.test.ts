@@ -3,8 +3,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createFixture, withTimeout, type Fixture, type CliResult } from './helpers/fixture.js';
-import { packageJson } from './helpers/site.js';
+import { createFixture, withTimeout, type Fixture, type CliResult } from '../helpers/fixture.js';
+import { packageJson } from '../helpers/site.js';
 
 const T = 120_000;
 

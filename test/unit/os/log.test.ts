@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rotateIfLarge, appendLogLine } from '../src/os/log.js';
+import { rotateIfLarge, appendLogLine } from '../../../src/os/log.js';
 
 function withDir(fn: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'lops-log-'));

@@ -4,10 +4,10 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, chmodSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getNodeFor, getNodeKey } from '../src/runtime/pinned-node.js';
-import { getFileId } from '../src/os/fs.js';
-import type { SiteConfig } from '../src/site/config.js';
-import type { DepsStamp } from '../src/runtime/deps.js';
+import { getNodeFor, getNodeKey } from '../../../src/runtime/pinned-node.js';
+import { getFileId } from '../../../src/os/fs.js';
+import type { SiteConfig } from '../../../src/site/config.js';
+import type { DepsStamp } from '../../../src/runtime/deps.js';
 
 const config = { node: null } as SiteConfig;
 const PKG = JSON.stringify({ engines: { node: '>=1' } });

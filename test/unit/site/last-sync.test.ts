@@ -3,8 +3,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatSyncRecord, parseSyncRecord, writeSyncRecord, type SyncRecord } from '../src/site/last-sync.js';
-import { run } from '../src/os/exec.js';
+import { formatSyncRecord, parseSyncRecord, writeSyncRecord, type SyncRecord } from '../../../src/site/last-sync.js';
+import { run } from '../../../src/os/exec.js';
 
 const base: SyncRecord = {
   at: '2026-03-16 20:29:43',

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { OpsError, UserError } from '../src/errors.js';
+import { OpsError, UserError } from '../../../src/errors.js';
 import {
   describeSearch,
   findNodeInstalls,
@@ -15,7 +15,7 @@ import {
   resolveNode,
   type Engines,
   type SearchEnv,
-} from '../src/runtime/choose.js';
+} from '../../../src/runtime/choose.js';
 
 // Realpath so that macOS's /var → /private/var link does not defeat the ~ shortening.
 const home = realpathSync(mkdtempSync(join(tmpdir(), 'lo-node-runtime-')));

@@ -15,9 +15,9 @@ import {
   rmSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { createFixture, sh, withTimeout, waitFor, BIN, type Fixture } from './helpers/fixture.js';
-import { packageJson } from './helpers/site.js';
-import { run, spawnDetached, isAlive, killQuietly } from '../src/os/exec.js';
+import { createFixture, sh, withTimeout, waitFor, BIN, type Fixture } from '../../helpers/fixture.js';
+import { packageJson } from '../../helpers/site.js';
+import { run, spawnDetached, isAlive, killQuietly } from '../../../src/os/exec.js';
 
 const T = 180_000;
 

@@ -8,15 +8,15 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, build } from 'plist';
-import { createFixture, sh, withTimeout, type Fixture } from './helpers/fixture.js';
-import { CHECKS } from '../src/doctor/checks/index.js';
-import { runChecks } from '../src/doctor/run-checks.js';
-import { getNextStep, plainStyle, renderJson, renderText } from '../src/doctor/render.js';
-import { installCommand } from '../src/site/fix-commands.js';
-import { diffDefinitions } from '../src/doctor/installed.js';
-import { findLogErrors } from '../src/doctor/checks/logs.js';
-import { getNodeInstallCommand } from '../src/runtime/choose.js';
-import type { DoctorContext } from '../src/doctor/context.js';
+import { createFixture, sh, withTimeout, type Fixture } from '../../helpers/fixture.js';
+import { CHECKS } from '../../../src/doctor/checks/index.js';
+import { runChecks } from '../../../src/doctor/run-checks.js';
+import { getNextStep, plainStyle, renderJson, renderText } from '../../../src/doctor/render.js';
+import { installCommand } from '../../../src/site/fix-commands.js';
+import { diffDefinitions } from '../../../src/doctor/installed.js';
+import { findLogErrors } from '../../../src/doctor/checks/logs.js';
+import { getNodeInstallCommand } from '../../../src/runtime/choose.js';
+import type { DoctorContext } from '../../../src/doctor/context.js';
 import {
   fail,
   getExitCode,
@@ -27,10 +27,10 @@ import {
   type CheckId,
   type CheckResult,
   type Report,
-} from '../src/doctor/types.js';
-import { packageJson } from './helpers/site.js';
-import { standinEnv, stopStandin } from './helpers/launchctl-standin.js';
-import { getAgentPath } from '../src/service/launchd/index.js';
+} from '../../../src/doctor/types.js';
+import { packageJson } from '../../helpers/site.js';
+import { standinEnv, stopStandin } from '../../helpers/launchctl-standin.js';
+import { getAgentPath } from '../../../src/service/launchd/index.js';
 import {
   assertFault,
   assertHealthy,
@@ -39,7 +39,7 @@ import {
   doctorJson,
   installNodeWithNvm,
   runFixCommand,
-} from './helpers/inject.js';
+} from '../../helpers/inject.js';
 
 const T = 180_000;
 
@@ -520,8 +520,8 @@ faults(
   withTimeout(T, async () => {
     const f = need();
     appendFileSync(join(f.worktree, 'content.txt'), 'an edit\n');
-    const { writeDiagnosis } = await import('../src/doctor/index.js');
-    const { getSitePaths } = await import('../src/site/paths.js');
+    const { writeDiagnosis } = await import('../../../src/doctor/index.js');
+    const { getSitePaths } = await import('../../../src/site/paths.js');
     const config = JSON.parse(readFileSync(join(f.siteDir(), 'config.json'), 'utf8'));
     await withEnv(
       { HOME: f.home, LOCALHOST_OPS_HOME: f.opsHome, NVM_DIR: f.env.NVM_DIR, FORCE_COLOR: '1', NO_COLOR: undefined },

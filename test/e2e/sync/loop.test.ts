@@ -12,9 +12,9 @@ import {
   realpathSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { createFixture, sh, withTimeout, waitFor, type Fixture } from './helpers/fixture.js';
-import { run, isAlive } from '../src/os/exec.js';
-import { packageJson } from './helpers/site.js';
+import { createFixture, sh, withTimeout, waitFor, type Fixture } from '../../helpers/fixture.js';
+import { run, isAlive } from '../../../src/os/exec.js';
+import { packageJson } from '../../helpers/site.js';
 
 const T = 120_000;
 
@@ -191,7 +191,7 @@ test(
       const r = await fx.cli(fx.installArgs({ command: 'node server.js --host {host} --port {port}' }));
       assert.is(r.code, 0, r.stderr);
       await fx.waitForSyncs(2);
-      const plain = (await import('./helpers/site.js')).SERVER_JS.replace(
+      const plain = (await import('../../helpers/site.js')).SERVER_JS.replace(
         "const greeting = require('greeting');",
         'const greeting = { greet: (s) => "plain: " + s };',
       );

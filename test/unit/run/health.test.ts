@@ -1,8 +1,8 @@
 /** The health verdict as a table: the probe's answer and who listens on the port. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { judgeHealth } from '../src/run/health.js';
-import type { Listener } from '../src/os/listeners.js';
+import { judgeHealth } from '../../../src/run/health.js';
+import type { Listener } from '../../../src/os/listeners.js';
 
 const MIRROR = '/home/me/ops-local/site/localhost-worktree';
 const URL = 'http://127.0.0.1:4321/';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { getNpmNetworkCode } from '../src/runtime/deps.js';
+import { getNpmNetworkCode } from '../../../src/runtime/deps.js';
 import {
   planRepair,
   planUpdate,
@@ -9,7 +9,7 @@ import {
   isKnownBad,
   getRecreateAt,
   type UpdateFacts,
-} from '../src/sync/plan.js';
+} from '../../../src/sync/plan.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
