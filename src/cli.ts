@@ -4,7 +4,7 @@
  * node:util's parseArgs with the same option table: yargs alone costs ~60 ms per start.
  */
 import { parseArgs } from 'node:util';
-import { UserError, OpsError, describeError, oneLine } from './errors.js';
+import { CliError, UserError, describeError, oneLine } from './errors.js';
 
 type OptionType = 'string' | 'boolean';
 interface OptionDef {
@@ -64,7 +64,10 @@ type Argv = Record<string, unknown>;
 const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
   install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a)),
   sync: async (a) =>
-    (await import('./sync/index.js')).syncCommand(a as { name?: string; force?: boolean; json?: boolean }),
+    (await import('./sync/index.js')).syncCommand(
+      a as { name?: string; force?: boolean; json?: boolean },
+      writeDiagnosisOnChange,
+    ),
   run: async (a) => (await import('./run/index.js')).runCommand(a as { name?: string }),
   doctor: async (a) =>
     (await import('./doctor/index.js')).doctorCommand(
@@ -72,6 +75,14 @@ const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
     ),
   uninstall: async (a) =>
     (await import('./manage/uninstall.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
+};
+
+/**
+ * The sync's status-change hook: doctor's diagnosis, loaded only when a status changes.
+ * Wired here, above both, so sync/ never imports doctor/ (DESIGN §7).
+ */
+export const writeDiagnosisOnChange = async (site: import('./site/config.js').Site): Promise<void> => {
+  await (await import('./doctor/index.js')).writeDiagnosis(site);
 };
 
 function toInstallFlags(a: Argv) {
@@ -182,7 +193,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UserError || err instanceof OpsError) {
+    if (err instanceof CliError) {
       process.stderr.write(`localhost-ops: ${err.message}${err.fix ? ` ${err.fix}` : ''}\n`);
       process.exitCode = err.exitCode;
       return;

@@ -1,29 +1,71 @@
 /**
- * The two kinds of failure the CLI knows. Both are caught only at the top (cli.ts),
- * which prints one sentence and sets process.exitCode; nothing below prints a stack.
+ * The errors the tool knows, with fields rather than text to tell them apart. All are
+ * caught only at the top (cli.ts), which prints one sentence and the fix and sets the exit
+ * code; nothing below prints a stack.
  */
 
-/** A problem the user can fix: the message says what is wrong, `fix` says what to do. */
-export class UserError extends Error {
+/** The base: a message, the fix that names what to do, and the exit code. */
+export class CliError extends Error {
   constructor(
     message: string,
     readonly fix: string = '',
-    readonly exitCode: number = 2,
+    readonly exitCode: number = 1,
   ) {
     super(message);
-    this.name = 'UserError';
+    this.name = new.target.name;
+  }
+}
+
+/** A problem the user can fix in what they typed or wrote on disk. Exit 2. */
+export class UserError extends CliError {
+  constructor(message: string, fix = '', exitCode = 2) {
+    super(message, fix, exitCode);
   }
 }
 
 /** A step that failed for reasons outside the user's input (git, npm, a server). Exit 1. */
-export class OpsError extends Error {
-  readonly exitCode = 1;
+export class OpsError extends CliError {
+  constructor(message: string, fix = '') {
+    super(message, fix, 1);
+  }
+}
+
+export type GitErrorKind = 'no-such-ref' | 'unreachable' | 'ref-lock' | 'timeout' | 'other';
+
+/** A git command that failed: what ran, how it ended, and what kind of failure git reported. */
+export class GitError extends OpsError {
   constructor(
     message: string,
-    readonly fix: string = '',
+    fix: string,
+    readonly args: string[],
+    readonly code: number | null,
+    readonly stderr: string,
+    readonly kind: GitErrorKind,
+  ) {
+    super(message, fix);
+  }
+}
+
+/** npm could not reach the registry: the network's fault, never the commit's. */
+export class NetworkError extends OpsError {
+  constructor(
+    message: string,
+    readonly code: string,
   ) {
     super(message);
-    this.name = 'OpsError';
+  }
+}
+
+/** No installed Node satisfies a range: the range, where we looked, and how to get one. */
+export class NoNodeError extends OpsError {
+  constructor(
+    message: string,
+    fix: string,
+    readonly range: string,
+    readonly lookedIn: string[],
+    readonly hint: string,
+  ) {
+    super(message, fix);
   }
 }
 
@@ -34,7 +76,7 @@ export function describeError(err: unknown): string {
 
 /** The message and, for our own errors, the fix after it. */
 export function describeWithFix(err: unknown): string {
-  if ((err instanceof UserError || err instanceof OpsError) && err.fix) return `${err.message} ${err.fix}`;
+  if (err instanceof CliError && err.fix) return `${err.message} ${err.fix}`;
   return describeError(err);
 }
 

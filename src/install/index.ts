@@ -3,17 +3,16 @@
  * install and start the two jobs, and say where to look. Run again with the same flags it
  * changes nothing and restarts nothing.
  */
-import { parseInstallFlags, type InstallFlags, type Site } from '../site/config.js';
-import { writeSiteConfig } from '../site/store.js';
+import { isServerAffected, parseInstallFlags, type InstallFlags, type Site } from '../site/config.js';
+import { readSiteConfigOrNull, writeSiteConfig } from '../site/store.js';
 import { getSitePaths, tildify } from '../site/paths.js';
 import { ensureDir } from '../os/fs.js';
 import { acquireLock } from '../os/lock.js';
 import { appendLogLine } from '../os/log.js';
 import { performSync } from '../sync/execute.js';
 import { short, getExitCodeFor } from '../site/last-sync.js';
-import { getJobContext, getJobSpecs, loadBackend } from '../service/index.js';
+import { getJobContext, getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
 import { formatUrl } from '../os/http.js';
-import { waitForHealthy } from '../run/health.js';
 import { createProgress } from '../ui/progress.js';
 import {
   resolveMainNode,
@@ -47,31 +46,37 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
     const paths = getSitePaths(config.name);
     ensureDir(paths.dir);
     ensureDir(paths.logs);
+    const before = readSiteConfigOrNull(config.name);
     const changed = writeSiteConfig(config);
     const site: Site = { name: config.name, config, paths };
     appendLogLine(paths.syncLog, `[${process.pid}] install: config ${changed ? 'written' : 'unchanged'}`);
 
-    // Hold the lock through the first sync and the job start, so the sync job's own first
+    // Hold the lock through the job start and the first sync, so the sync job's own first
     // run waits and then finds everything in place (a noop) rather than racing us.
     const lock = await acquireLock(paths.lock);
     let rec;
     let touched: string[];
     let verdict: { text: string; exitCode: number };
+    const diagnose = async (s: Site) => (await import('../doctor/index.js')).writeDiagnosis(s);
     try {
-      progress.update('preparing the mirror (first sync)');
-      rec = await performSync(site, { force: false, lock, progress: (m) => progress.update(m) });
+      // The server agent first: it holds the port and explains itself while the first
+      // main is prepared behind it.
       progress.update('starting the jobs');
       const backend = await loadBackend(config.service);
-      touched = await backend.apply(site, getJobSpecs(site));
-      if (touched.includes('server')) {
-        // A reloaded server job starts a new server: wait for it, as the first sync did.
-        progress.update('waiting for the server');
-        const health = await waitForHealthy(config, paths.worktree, () => backend.isRunning(site, 'server'));
-        appendLogLine(
-          paths.syncLog,
-          `[${process.pid}] install: server job reloaded; ${health.healthy ? 'healthy' : `not healthy: ${health.reason}`}`,
-        );
+      const specs = getJobSpecs(site);
+      touched = await backend.apply(site, specs);
+      if (!touched.includes('server') && before && isServerAffected(before, config)) {
+        // The agent reads the port, host and command when it starts.
+        await backend.restart(site, specs.find((spec) => spec.kind === 'server') as JobSpec);
+        touched.push('server');
       }
+      progress.update('preparing main (first sync)');
+      rec = await performSync(site, {
+        force: false,
+        lock,
+        progress: (m) => progress.update(m),
+        onStatusChange: diagnose,
+      });
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');
       verdict = await (await import('../doctor/index.js')).getInstallVerdict(site);

@@ -1,7 +1,7 @@
 /** Everything install checks before it writes anything. Each failure is a UserError (exit 2). */
 import { statSync, accessSync, constants, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UserError } from '../errors.js';
+import { GitError, UserError } from '../errors.js';
 import { type SiteConfig } from '../site/config.js';
 import { listSiteNames, readSiteConfig } from '../site/store.js';
 import * as git from '../os/git.js';
@@ -11,6 +11,7 @@ import { describeListener, isSiteServer } from '../run/health.js';
 import { findOnPath } from '../os/fs.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
 import type { NodeInstall } from '../runtime/choose.js';
+import type { SystemdProbe } from '../service/index.js';
 
 /** Checks the repo; returns its real path (git reports real paths, and a symlink must not confuse us). */
 export async function verifyRepo(config: SiteConfig): Promise<string> {
@@ -58,8 +59,7 @@ export async function verifyBranch(config: SiteConfig): Promise<void> {
   try {
     await git.fetchBranch(config.repo, config.remote, config.branch);
   } catch (err) {
-    const text = (err as Error).message;
-    if (/couldn't find remote ref|no such ref|not our ref/i.test(text)) {
+    if (err instanceof GitError && err.kind === 'no-such-ref') {
       throw new UserError(
         `The remote "${config.remote}" has no branch "${config.branch}".`,
         `Pass --branch with a branch that exists on ${config.remote}.`,
@@ -107,11 +107,12 @@ export function verifyNodePin(config: SiteConfig): void {
   }
 }
 
-export function verifyService(config: SiteConfig): void {
-  if (config.service === 'systemd') {
+/** `systemd`: install's probe (probeSystemdUser); when given, --service systemd needs it to have answered. */
+export function verifyService(config: SiteConfig, systemd: SystemdProbe | null = null): void {
+  if (config.service === 'systemd' && systemd && !systemd.available) {
     throw new UserError(
-      'The systemd backend is not available yet.',
-      'Pass --service process (or leave --service out).',
+      `--service systemd needs a systemd user manager, and ${systemd.problem}.`,
+      `${systemd.fix} Or pass --service process.`,
     );
   }
   if (config.service === 'launchd' && !findOnPath('launchctl')) {

@@ -1,27 +1,26 @@
 /**
- * `uninstall`: stop and remove both jobs and free the port. --purge also removes the
- * worktree, its branch and the site's folder. The canonical repo's own work is untouched.
+ * `uninstall`: stop and remove both jobs and free the port. --purge also removes the slots
+ * (`git worktree remove`), a first release's worktree and branch, and the site's folder.
+ * The canonical repo's own work is untouched.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { resolveSite, writeSiteConfig } from '../site/store.js';
+import { SLOTS, tildify, type SitePaths } from '../site/paths.js';
 import { loadBackend } from '../service/index.js';
-import { removeWorktree, deleteSyncBranch } from '../os/git.js';
+import { removeWorktree, deleteBranch, getMirrorHead, isWorktreeOf } from '../os/git.js';
 import { getListeners, isInside } from '../os/listeners.js';
-import { isSiteServer } from '../run/health.js';
 import { OpsError } from '../errors.js';
 import { acquireLock } from '../os/lock.js';
-import { sleep } from '../os/exec.js';
-import { tildify } from '../site/paths.js';
+import { pollUntil } from '../os/poll.js';
 
-async function waitForPortReleased(port: number, worktree: string, timeoutMs = 15_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ours = (await getListeners(port)).filter((l) => isSiteServer(l, worktree));
-    if (ours.length === 0) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(100);
-  }
+/** The site's own processes on its port: the agent (which runs in the site folder) or a dev server in it. */
+async function isPortHeldBySite(port: number, paths: SitePaths): Promise<boolean> {
+  return (await getListeners(port)).some(
+    (l) => l.cwd !== null && isInside(l.cwd.replace(/ \(deleted\)$/, ''), paths.dir),
+  );
 }
+
+const LEGACY_BRANCH = 'localhost-sync';
 
 export async function uninstallCommand(argv: { name?: string; purge?: boolean }): Promise<number> {
   const site = resolveSite(argv.name);
@@ -34,9 +33,10 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
   } finally {
     lock.release();
   }
-  if (!(await waitForPortReleased(config.port, paths.worktree))) {
+  const released = await pollUntil(async () => !(await isPortHeldBySite(config.port, paths)), 15_000, 100);
+  if (!released) {
     throw new OpsError(
-      `The jobs are removed, but a server from the mirror still holds port ${config.port}.`,
+      `The jobs are removed, but a process from the site folder still holds port ${config.port}.`,
       `Find it with lsof -i :${config.port} and stop it.`,
     );
   }
@@ -45,17 +45,22 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
     if (isInside(config.repo, paths.dir)) {
       throw new OpsError(
         `The repository ${tildify(config.repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`,
-        `Remove ${tildify(paths.worktree)} by hand if you want it gone.`,
+        `Remove ${tildify(paths.slotsDir)} by hand if you want it gone.`,
       );
     }
     if (existsSync(config.repo)) {
-      await removeWorktree(config.repo, paths.worktree);
-      await deleteSyncBranch(config.repo);
+      for (const slot of SLOTS) await removeWorktree(config.repo, paths.slots[slot]);
+      if (isWorktreeOf(paths.worktree, config.repo)) {
+        // A first release's worktree that no sync migrated yet; its branch only if it was that worktree's.
+        const branch = (await getMirrorHead(paths.worktree)).branchRef;
+        await removeWorktree(config.repo, paths.worktree);
+        if (branch === `refs/heads/${LEGACY_BRANCH}`) await deleteBranch(config.repo, LEGACY_BRANCH);
+      }
     } else {
       lines.push(`The repository ${tildify(config.repo)} is gone, so only the site folder was removed.`);
     }
     rmSync(paths.dir, { recursive: true, force: true });
-    lines.push(`Removed the mirror, the localhost-sync branch and ${tildify(paths.dir)}.`);
+    lines.push(`Removed both slots and ${tildify(paths.dir)}.`);
   } else {
     writeSiteConfig({ ...config, uninstalled: true });
     lines.push(`Kept ${tildify(paths.dir)}; uninstall --purge removes it, install brings the site back.`);

@@ -8,8 +8,7 @@ import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
 import { run, sleep, type RunResult } from './exec.js';
 import { hasGitProcessIn } from './listeners.js';
-import { OpsError } from '../errors.js';
-import { WORKTREE_BRANCH } from '../site/paths.js';
+import { GitError, type GitErrorKind } from '../errors.js';
 
 // Never wait for a password or an editor, never page, never translate messages we match.
 const GIT_ENV = {
@@ -94,11 +93,28 @@ export async function fetchBranch(
       continue;
     }
     const why = getGitErrorLines(r.stderr) || `exit ${r.code}`;
-    throw new OpsError(
+    throw new GitError(
       `git fetch ${remote} ${branch} failed: ${why}`,
       `Check that ${remote} is reachable: git -C ${repo} fetch ${remote} ${branch}`,
+      ['fetch', remote, refspec],
+      r.code,
+      r.stderr,
+      getGitErrorKind(r.stderr),
     );
   }
+}
+
+/** Pure: what kind of failure git's stderr reports, so callers never match its text themselves. */
+export function getGitErrorKind(stderr: string): GitErrorKind {
+  if (/couldn't find remote ref|no such ref|not our ref/i.test(stderr)) return 'no-such-ref';
+  if (REF_LOCK_RE.test(stderr)) return 'ref-lock';
+  if (
+    /could not resolve host|connection refused|could not read from remote|unable to access|does not appear to be a git repository|connection timed out|network is unreachable/i.test(
+      stderr,
+    )
+  )
+    return 'unreachable';
+  return 'other';
 }
 
 /** git's own error lines (fatal:/error:), not the advice it prints after them. */
@@ -149,25 +165,26 @@ export async function getDirtyPaths(worktree: string): Promise<string[]> {
   return out ? out.split('\n') : [];
 }
 
-export async function resetHard(worktree: string, sha: string): Promise<void> {
-  await git(worktree, ['reset', '--hard', '--quiet', sha], { timeoutMs: 120_000 });
+/** Moves a slot to sha, detached: no branch of ours ever exists in the canonical repo. */
+export async function checkoutDetached(worktree: string, sha: string): Promise<void> {
+  await git(worktree, ['checkout', '--quiet', '--detach', '--force', sha, '--'], { timeoutMs: 120_000 });
+}
+
+export async function updateSubmodules(worktree: string, timeoutMs: number): Promise<void> {
+  await git(worktree, ['submodule', 'update', '--init', '--recursive', '--quiet'], { timeoutMs });
 }
 
 export async function cleanUntracked(worktree: string): Promise<void> {
   await git(worktree, ['clean', '-fd', '--quiet'], { timeoutMs: 120_000 });
 }
 
-export async function switchToSyncBranch(worktree: string): Promise<void> {
-  await git(worktree, ['checkout', '--quiet', '-f', '-B', WORKTREE_BRANCH]);
-}
-
 export async function pruneWorktrees(repo: string): Promise<void> {
   await git(repo, ['worktree', 'prune']);
 }
 
-export async function addWorktree(repo: string, path: string, sha: string): Promise<void> {
-  // -f: the branch may still be registered to a worktree folder that was deleted.
-  await git(repo, ['worktree', 'add', '--quiet', '-f', '-B', WORKTREE_BRANCH, path, sha], { timeoutMs: 300_000 });
+export async function addDetachedWorktree(repo: string, path: string, sha: string): Promise<void> {
+  // -f: the path may still be registered to a worktree folder that was deleted.
+  await git(repo, ['worktree', 'add', '--quiet', '--detach', '-f', '--', path, sha], { timeoutMs: 300_000 });
 }
 
 export async function removeWorktree(repo: string, path: string): Promise<void> {
@@ -175,8 +192,8 @@ export async function removeWorktree(repo: string, path: string): Promise<void> 
   await pruneWorktrees(repo);
 }
 
-export async function deleteSyncBranch(repo: string): Promise<void> {
-  await git(repo, ['branch', '-D', WORKTREE_BRANCH], { allowFail: true });
+export async function deleteBranch(repo: string, branch: string): Promise<void> {
+  await git(repo, ['branch', '-D', '--', branch], { allowFail: true });
 }
 
 /** A file's content at a commit, or null when the commit has no such file. */

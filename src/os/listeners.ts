@@ -278,3 +278,69 @@ export async function hasGitProcessIn(dir: string): Promise<boolean> {
   }
   return false;
 }
+
+/** pid → [parent pid, process group] for every process /proc shows. */
+function readProcTable(): Map<number, { ppid: number; pgrp: number }> {
+  const table = new Map<number, { ppid: number; pgrp: number }>();
+  for (const pid of pids()) {
+    const stat = readText(`/proc/${pid}/stat`);
+    if (!stat) continue;
+    // comm may hold spaces and parentheses; the fields after the last ')' are fixed.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    table.set(pid, { ppid: Number(rest[1]), pgrp: Number(rest[2]) });
+  }
+  return table;
+}
+
+/**
+ * The process a dev server was started as, and every process below it: its group, plus
+ * descendants that made a group of their own. The gate trusts only these (DESIGN §3).
+ */
+function getTreePids(root: number): Set<number> {
+  const table = readProcTable();
+  const tree = new Set<number>([root]);
+  for (const [pid, p] of table) if (p.pgrp === root) tree.add(pid);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of table) {
+      if (!tree.has(pid) && tree.has(p.ppid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return tree;
+}
+
+export interface OwnListener {
+  address: string;
+  port: number;
+}
+
+/** Where the process tree started as `root` (its own group leader) listens on TCP. */
+export async function getTreeListeners(root: number): Promise<OwnListener[]> {
+  if (!isLinux) {
+    const out = await lsof(['-nP', '-a', '-g', String(root), '-iTCP', '-sTCP:LISTEN', '-F', 'tn']);
+    const found: OwnListener[] = [];
+    let type = '';
+    for (const line of (out ?? '').split('\n')) {
+      if (line[0] === 't') type = line.slice(1);
+      if (line[0] !== 'n') continue;
+      const a = lsofAddress(line.slice(1), type);
+      if (a && !found.some((f) => f.port === a.port && f.address === a.address)) found.push(a);
+    }
+    return found;
+  }
+  const inodes = new Set<number>();
+  for (const pid of getTreePids(root)) {
+    for (const fd of attempt(() => readdirSync(`/proc/${pid}/fd`)) ?? []) {
+      const m = /^socket:\[(\d+)\]$/.exec(readLink(`/proc/${pid}/fd/${fd}`) ?? '');
+      if (m) inodes.add(Number(m[1]));
+    }
+  }
+  const sockets = [
+    ...parseProcNetTcp(readText('/proc/net/tcp') ?? '', false),
+    ...parseProcNetTcp(readText('/proc/net/tcp6') ?? '', true),
+  ];
+  return sockets.filter((s) => inodes.has(s.inode)).map((s) => ({ address: s.address, port: s.port }));
+}

@@ -1,65 +1,85 @@
 /**
- * `run`: the dev server in the foreground, from the mirror, under the pinned Node. This is
- * what the server job executes; its exit code is the server's.
+ * `run`: the server agent in the foreground (DESIGN §9). It holds host:port for as long as
+ * the site is installed, proxies to the live slot, and takes the control API's requests.
+ * This is what the server job executes.
  */
-import { openSync, closeSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { resolveSite, verifyInstalled } from '../site/store.js';
+import { readSyncRecord } from '../site/last-sync.js';
+import { ensureDir } from '../os/fs.js';
+import { sleep } from '../os/exec.js';
+import { closeServer, listenHttp, listenUnixHttp, type Server } from '../os/http-server.js';
+import { formatUrl } from '../os/http.js';
 import { OpsError } from '../errors.js';
-import { isWorktreeOf } from '../os/git.js';
-import { readDepsStamp, getPinnedPath } from '../runtime/deps.js';
-import { getNodeFor } from '../runtime/pinned-node.js';
-import { appendLogLine, rotateIfLarge } from '../os/log.js';
-import { ensureDir, readTextOrNull } from '../os/fs.js';
-import { spawnForeground, killQuietly } from '../os/exec.js';
-import { tildify } from '../site/paths.js';
+import { ServerAgent } from './agent.js';
+import { createFrontDoor } from './front-door.js';
+import { createControlHandler } from './control.js';
+import { explainUnavailable } from './explain.js';
 
-/** Pure: the configured command with {host} and {port} filled in, shell-quoted. */
-export function renderCommand(template: string, host: string, port: number): string {
-  return template.replaceAll('{host}', `'${host}'`).replaceAll('{port}', String(port));
+/** A previous agent (or the first release's server) may take a moment to let go of the port. */
+const PORT_WAIT_MS = 10_000;
+
+async function holdPort(host: string, port: number, open: () => Promise<Server>): Promise<Server> {
+  const deadline = Date.now() + PORT_WAIT_MS;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EADDRINUSE' || Date.now() > deadline) {
+        throw new OpsError(
+          `The server agent cannot hold ${formatUrl(host, port, '')} (${code ?? (err as Error).message}).`,
+          code === 'EADDRINUSE'
+            ? `Stop the program on port ${port} (lsof -i :${port}), or reinstall with another --port.`
+            : 'Reinstall with a --host this machine has.',
+        );
+      }
+      await sleep(250);
+    }
+  }
 }
 
 export async function runCommand(argv: { name?: string }): Promise<number> {
   const site = verifyInstalled(resolveSite(argv.name));
   const { config, paths } = site;
-  const mirror = paths.worktree;
-  if (resolve(mirror) === resolve(config.repo) || !isWorktreeOf(mirror, config.repo)) {
-    throw new OpsError(
-      `The mirror ${tildify(mirror)} is missing or is not a worktree of ${tildify(config.repo)}; run refuses to serve anything else.`,
-      `Run localhost-ops sync --name ${site.name} to recreate it.`,
-    );
-  }
-  // No package.json: no engines, so the tool's own Node.
-  const pkg = readTextOrNull(resolve(mirror, 'package.json'));
-  const { node } = await getNodeFor(config, pkg, readDepsStamp(mirror));
-  const command = renderCommand(config.command, config.host, config.port);
+  ensureDir(paths.runDir);
   ensureDir(paths.logs);
-  rotateIfLarge(paths.serverLog);
-  appendLogLine(paths.serverLog, `[localhost-ops] starting "${command}" in ${mirror} under Node ${node.version}`);
-  const fd = openSync(paths.serverLog, 'a', 0o644);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: getPinnedPath(node),
-    HOST: config.host,
-    PORT: String(config.port),
-  };
-  const child = spawnForeground('/bin/sh', ['-c', command], { cwd: mirror, env, fd });
-  closeSync(fd);
+  const agent = new ServerAgent(() => site, paths.controlSocket);
+  const door = createFrontDoor(agent, () => {
+    const live = agent.live ? agent.slots[agent.live] : null;
+    const failing = live ?? [agent.slots.a, agent.slots.b].find((s) => s.tail.length) ?? null;
+    return explainUnavailable(
+      site.name,
+      agent.snapshot(null),
+      readSyncRecord(paths.lastSync),
+      failing?.tail.slice(-12) ?? [],
+      agent.crashRestartPending,
+    );
+  });
+  const front = await holdPort(config.host, config.port, () =>
+    listenHttp(config.host, config.port, door.onRequest, door.onUpgrade),
+  );
+  const control = await listenUnixHttp(paths.controlSocket, createControlHandler(agent));
+  const url = formatUrl(config.host, config.port, '/');
+  agent.log(`[agent] pid ${process.pid} holds ${url}`);
+  if (process.stdout.isTTY)
+    process.stdout.write(`localhost-ops: serving ${site.name} at ${url} (server log: ${paths.serverLog})\n`);
+  await agent.boot();
 
-  // The dev server's own children (npm → sh → node) share our process group: a stop
-  // signal goes to the whole group so none of them is left holding the port.
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    try {
-      process.kill(-process.pid, signal);
-    } catch {
-      killQuietly(child.pid, signal);
-    }
-  };
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
-  const code = await child.exited;
-  appendLogLine(paths.serverLog, `[localhost-ops] server exited with ${code}${stopping ? ' after a stop signal' : ''}`);
-  return stopping ? 0 : code;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) return;
+      stopping = true;
+      agent.log(`[agent] ${signal}: stopping the dev servers`);
+      void (async () => {
+        await agent.shutdown();
+        await Promise.all([closeServer(front), closeServer(control)]);
+        agent.log('[agent] stopped');
+        resolve(0);
+      })();
+    };
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+    // A terminal that closes should not leave the port held; launchd and systemd never send it.
+    process.on('SIGHUP', () => stop('SIGHUP'));
+  });
 }

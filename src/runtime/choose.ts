@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import semver from 'semver';
-import { OpsError, UserError } from '../errors.js';
+import { NoNodeError, OpsError, UserError } from '../errors.js';
 import { getHome, tildify } from '../site/paths.js';
 import { run } from '../os/exec.js';
 import { hasEngines, type Engines } from './engines.js';
@@ -141,9 +141,14 @@ export async function resolveNode(
   if (picked) return picked;
 
   const seen = installs.map((i) => `${i.version} (${i.source})`).join(', ');
-  throw new OpsError(
-    `No installed Node satisfies ${wanted}. Found: ${seen || 'none'}. Looked in: ${describeSearch(search).join(', ')}.`,
-    installHint(engines),
+  const lookedIn = describeSearch(search);
+  const hint = installHint(engines);
+  throw new NoNodeError(
+    `No installed Node satisfies ${wanted}. Found: ${seen || 'none'}. Looked in: ${lookedIn.join(', ')}.`,
+    hint,
+    wanted,
+    lookedIn,
+    hint,
   );
 }
 

@@ -4,11 +4,11 @@
  * The stamp lives in node_modules on purpose: deleting node_modules deletes the stamp.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { readJsonOrNull, writeFileAtomic } from '../os/fs.js';
 import { run } from '../os/exec.js';
-import { OpsError } from '../errors.js';
+import { NetworkError } from '../errors.js';
 import type { NodeInstall } from './choose.js';
 
 export interface DepsStamp {
@@ -103,10 +103,9 @@ function getSize(file: string): number {
 }
 
 /**
- * `npm ci` under the pinned Node, its output appended to the sync log. npm ci empties
- * node_modules before it downloads anything, so the installed tree is moved aside first
- * and put back when npm fails: a rollback to the last good commit then needs no install,
- * and works even while the registry is down.
+ * `npm ci` under the pinned Node, in a standby slot, its output appended to the sync log.
+ * A failure leaves no node_modules behind, so the slot counts as not installed and the next
+ * prepare installs again; the live slot's own node_modules are never touched.
  */
 export async function installDeps(
   worktree: string,
@@ -116,10 +115,6 @@ export async function installDeps(
   timeoutMs = 15 * 60_000,
 ): Promise<void> {
   const modules = join(worktree, 'node_modules');
-  // Beside the worktree, not in it: git must not see it, and a rename stays on one disk.
-  const aside = join(dirname(worktree), 'node_modules.prev');
-  rmSync(aside, { recursive: true, force: true }); // left by a sync killed mid-install
-  if (existsSync(modules)) renameSync(modules, aside);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PATH: getPinnedPath(node),
@@ -139,15 +134,8 @@ export async function installDeps(
     });
   } catch (err) {
     rmSync(modules, { recursive: true, force: true });
-    if (existsSync(aside)) renameSync(aside, modules);
     const code = getNpmNetworkCode(readFrom(logFile, offset));
-    if (code) {
-      throw new OpsError(
-        `npm ci could not reach the registry (${code})`,
-        'Once the registry is reachable, run localhost-ops sync --force.',
-      );
-    }
+    if (code) throw new NetworkError(`npm ci could not reach the registry (${code})`, code);
     throw err;
   }
-  rmSync(aside, { recursive: true, force: true });
 }

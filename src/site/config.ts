@@ -7,7 +7,15 @@ import { NAME_RE, getDefaultName, type SitePaths } from './paths.js';
 export const SERVICES = ['auto', 'launchd', 'systemd', 'process'] as const;
 export type ServiceChoice = (typeof SERVICES)[number];
 export type ServiceKind = Exclude<ServiceChoice, 'auto'>;
-export const DEFAULT_COMMAND = 'npm run dev -- --host {host} --port {port}';
+/** `auto`: the site's dev script with its framework's flags (DESIGN §10). */
+export const DEFAULT_COMMAND = 'auto';
+/** The first release's default, which no user chose: read back as `auto`. */
+export const LEGACY_DEFAULT_COMMAND = 'npm run dev -- --host {host} --port {port}';
+
+/** Pure: a config read from disk with the first release's default command made `auto`. */
+export function upgradeConfig(config: SiteConfig): SiteConfig {
+  return config.command === LEGACY_DEFAULT_COMMAND ? { ...config, command: DEFAULT_COMMAND } : config;
+}
 
 export interface SiteConfig {
   schemaVersion: 1;
@@ -92,8 +100,11 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.');
 }
 
-/** Turns install flags into a config. Pure: it checks values, not the world. */
-export function parseInstallFlags(flags: InstallFlags, platform = process.platform): SiteConfig {
+/**
+ * Turns install flags into a config. Pure: it checks values, not the world; `systemdUser`
+ * is the answer of install's probe (isSystemdUserAvailable), for --service auto.
+ */
+export function parseInstallFlags(flags: InstallFlags, platform = process.platform, systemdUser = false): SiteConfig {
   if (!flags.repo)
     throw new UserError('install needs the site repository.', 'Pass --repo DIR, the path of your clone.');
   const repo = resolve(flags.repo);
@@ -132,7 +143,16 @@ export function parseInstallFlags(flags: InstallFlags, platform = process.platfo
   }
   const command = flags.command ?? DEFAULT_COMMAND;
   if (!command.trim() || /[\r\n]/.test(command)) {
-    throw new UserError('--command must be one non-empty line.', `Pass --command "${DEFAULT_COMMAND}".`);
+    throw new UserError(
+      '--command must be one non-empty line.',
+      'Pass --command auto, or one line with {host} and {port}.',
+    );
+  }
+  if (command !== 'auto' && (!command.includes('{port}') || (!allowRemote && !command.includes('{host}')))) {
+    throw new UserError(
+      `--command must contain {port}${allowRemote ? '' : ' and {host}'}, so the dev server listens where the front door expects it.`,
+      "Pass --command 'npm run dev -- --host {host} --port {port}' (with your dev server's flags), or --command auto.",
+    );
   }
   return {
     schemaVersion: 1,
@@ -145,7 +165,7 @@ export function parseInstallFlags(flags: InstallFlags, platform = process.platfo
     interval: toInt(flags.interval ?? 60, 'interval', 10, 86400, ' seconds'),
     command,
     node: flags.node ? resolve(flags.node) : null,
-    service: service === 'auto' ? pickService(platform) : service,
+    service: service === 'auto' ? pickService(platform, systemdUser) : service,
     healthPath,
     healthTimeout: toInt(flags.healthTimeout ?? 60, 'health-timeout', 1, 3600, ' seconds'),
     restart: 'always',
@@ -163,7 +183,26 @@ function verifyRefName(value: string, flag: string): string {
   return value;
 }
 
-/** launchd on macOS; elsewhere the embedded process backend (systemd is not built yet). */
-export function pickService(platform: string): ServiceKind {
-  return platform === 'darwin' ? 'launchd' : 'process';
+/**
+ * Pure (DESIGN §4): launchd on macOS; systemd on Linux when a user manager answered
+ * `running` or `degraded` (the probe, service/systemd isSystemdUserAvailable, runs first);
+ * otherwise the embedded process backend.
+ */
+export function pickService(platform: string, systemdUser = false): ServiceKind {
+  if (platform === 'darwin') return 'launchd';
+  if (platform === 'linux' && systemdUser) return 'systemd';
+  return 'process';
+}
+
+/** A change the running server agent must restart for: it reads these when it starts. */
+export function isServerAffected(before: SiteConfig, after: SiteConfig): boolean {
+  return (
+    before.port !== after.port ||
+    before.host !== after.host ||
+    before.command !== after.command ||
+    before.node !== after.node ||
+    before.healthPath !== after.healthPath ||
+    before.healthTimeout !== after.healthTimeout ||
+    before.allowRemote !== after.allowRemote
+  );
 }

@@ -1,5 +1,6 @@
 /** Where things live on disk (DESIGN §2). Pure except for reading the environment. */
-import { homedir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { homedir, tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,10 +16,28 @@ export function getOpsHome(): string {
   return custom ? resolve(custom) : join(getHome(), 'ops-local');
 }
 
+export const SLOTS = ['a', 'b'] as const;
+export type Slot = (typeof SLOTS)[number];
+
+export function isSlot(value: unknown): value is Slot {
+  return value === 'a' || value === 'b';
+}
+
+export function getOtherSlot(slot: Slot): Slot {
+  return slot === 'a' ? 'b' : 'a';
+}
+
 export interface SitePaths {
   dir: string;
   config: string;
+  /** The symlink to the live slot (a first-release site has its single worktree here). */
   worktree: string;
+  slotsDir: string;
+  slots: Record<Slot, string>;
+  /** run/server.json: the server agent's state, written on every change. */
+  serverState: string;
+  /** run/control.sock, unless that path is too long for a unix socket (see server.json). */
+  controlSocket: string;
   lastSync: string;
   diagnosis: string;
   logs: string;
@@ -31,18 +50,39 @@ export interface SitePaths {
 export function getSitePaths(name: string, opsHome = getOpsHome()): SitePaths {
   const dir = join(opsHome, name);
   const logs = join(dir, 'logs');
+  const slotsDir = join(dir, 'slots');
+  const runDir = join(dir, 'run');
   return {
     dir,
     config: join(dir, 'config.json'),
     worktree: join(dir, 'localhost-worktree'),
+    slotsDir,
+    slots: { a: join(slotsDir, 'a'), b: join(slotsDir, 'b') },
+    serverState: join(runDir, 'server.json'),
+    controlSocket: getControlSocketPath(runDir),
     lastSync: join(dir, 'last-sync.env'),
     diagnosis: join(dir, 'last-diagnosis.txt'),
     logs,
     syncLog: join(logs, 'sync.log'),
     serverLog: join(logs, 'server.log'),
     lock: join(dir, 'sync.lock'),
-    runDir: join(dir, 'run'),
+    runDir,
   };
+}
+
+/** sun_path holds 104 bytes on macOS (108 on Linux); the shorter limit counts. */
+const SOCKET_PATH_MAX = 100;
+
+/**
+ * run/control.sock, or a short path under the user's temp dir when that one is too long
+ * for a unix socket (a deep LOCALHOST_OPS_HOME). Named by a hash of the long path, so the
+ * agent and its clients find the same one without reading anything.
+ */
+export function getControlSocketPath(runDir: string): string {
+  const wanted = join(runDir, 'control.sock');
+  if (Buffer.byteLength(wanted) <= SOCKET_PATH_MAX) return wanted;
+  const uid = process.getuid?.() ?? 0;
+  return join(tmpdir(), `localhost-ops-${uid}-${createHash('sha256').update(wanted).digest('hex').slice(0, 16)}.sock`);
 }
 
 /** The tool's own entry file, which the jobs execute with an absolute Node path. */

@@ -3,7 +3,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { readTextOrNull, writeFileIfChanged } from '../os/fs.js';
 import { NAME_RE, getOpsHome, getSitePaths, tildify } from './paths.js';
-import { verifyName, type Site, type SiteConfig } from './config.js';
+import { upgradeConfig, verifyName, type Site, type SiteConfig } from './config.js';
 import { installCommand } from './fix-commands.js';
 
 export function writeSiteConfig(config: SiteConfig): boolean {
@@ -18,6 +18,15 @@ export function listSiteNames(opsHome = getOpsHome()): string[] {
     return [];
   }
   return entries.filter((n) => NAME_RE.test(n) && existsSync(getSitePaths(n, opsHome).config)).sort();
+}
+
+/** The installed config, or null when there is none or it cannot be read. */
+export function readSiteConfigOrNull(name: string): SiteConfig | null {
+  try {
+    return readSiteConfig(name);
+  } catch {
+    return null;
+  }
 }
 
 export function readSiteConfig(name: string): SiteConfig {
@@ -55,7 +64,7 @@ export function readSiteConfig(name: string): SiteConfig {
     typeof data.healthPath === 'string' &&
     typeof data.healthTimeout === 'number';
   if (!ok) throw new UserError(`${tildify(paths.config)} is missing fields or has values of the wrong type.`, fix);
-  return data as SiteConfig;
+  return upgradeConfig(data as SiteConfig);
 }
 
 /** A site whose jobs were removed: sync and run would start what uninstall stopped. */

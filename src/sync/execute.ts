@@ -13,10 +13,21 @@ import { describeError, describeWithFix, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../site/last-sync.js';
 import { readDepsStamp, isMirrorDepsCurrent } from '../runtime/deps.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
-import { getHealth } from '../run/health.js';
-import { getMirrorFacts, repairMirror } from './mirror.js';
-import type { DeployContext, DeployOptions, DeployResult } from './deploy.js';
-import { getRecreateAt, isKnownBad, planFailure, planRepair, planUpdate } from './plan.js';
+import { restartLive, switchToSlot } from '../run/control-client.js';
+import { isLiveHealthy } from '../run/protocol.js';
+import { installCommand, syncCommand } from '../site/fix-commands.js';
+import { getSlotFacts, readLinkState, repairLink, repairSlots, migrateLegacy } from './slots.js';
+import { getSettledStatus } from './server-agent.js';
+import {
+  getCreateAt,
+  isKnownBad,
+  planHold,
+  planOutcome,
+  planRepair,
+  planUpdate,
+  type Outcome,
+  type OutcomeFacts,
+} from './plan.js';
 
 export interface SyncOptions {
   force: boolean;
@@ -24,7 +35,14 @@ export interface SyncOptions {
   lock?: Lock;
   /** Progress for a person watching (stderr, TTY only); the log gets every step regardless. */
   progress?: (message: string) => void;
+  /**
+   * Called when the status differs from the last sync's. The commands pass doctor's
+   * diagnosis writer (and notifications) in: the sync itself never imports doctor/.
+   */
+  onStatusChange?: StatusChangeHook;
 }
+
+export type StatusChangeHook = (site: Site, rec: SyncRecord, prev: SyncRecord | null) => Promise<void>;
 
 const FETCH_TIMEOUT_MS = 30_000;
 
@@ -86,12 +104,12 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
       'done',
       `${rec.status} sha=${short(rec.sha)} target=${short(rec.targetSha)} deps=${rec.deps} ${rec.durationMs} ms: ${rec.message}`,
     );
-    if (rec.status !== prev?.status) {
-      // Only when the status changed, so a no-op sync never loads the doctor module.
+    if (rec.status !== prev?.status && opts.onStatusChange) {
+      // Only when the status changed: the hook (doctor's diagnosis) is not loaded by a no-op.
       try {
-        await (await import('../doctor/index.js')).writeDiagnosis(site);
+        await opts.onStatusChange(site, rec, prev);
       } catch (err) {
-        log('diagnosis', `failed: ${describeError(err)}`);
+        log('status-change', `failed: ${describeError(err)}`);
       }
     }
     if (!opts.lock) lock.release();
@@ -99,17 +117,21 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   return rec;
 }
 
-async function syncSteps(
-  site: Site,
-  opts: SyncOptions,
-  rec: SyncRecord,
-  log: (s: string, m: string) => void,
-  lock: Lock,
-): Promise<void> {
-  const { config, paths } = site;
-  const ctx: DeployContext = { site, log, onChild: (pgid) => lock.noteChild(pgid) };
+type Log = (step: string, message: string) => void;
 
-  // 2. Fetch. An unreachable forge leaves the mirror and the server as they are.
+function apply(rec: SyncRecord, o: Outcome): void {
+  rec.status = o.status;
+  rec.sha = o.sha;
+  rec.goodSha = o.goodSha;
+  rec.failedSha = o.failedSha;
+  rec.message = o.message;
+}
+
+async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Log, lock: Lock): Promise<void> {
+  const { config, paths } = site;
+  const fixes = { syncForce: syncCommand(config, true), installCommand: installCommand(config) };
+
+  // 2. Fetch. An unreachable forge leaves the slots and the server as they are.
   try {
     await git.fetchBranch(config.repo, config.remote, config.branch, FETCH_TIMEOUT_MS, (n) => {
       if (n === 1) log('fetch', 'another git holds the ref lock in the canonical repo; retrying');
@@ -119,44 +141,58 @@ async function syncSteps(
     log('fetch', `failed: ${describeError(err)}`);
     return;
   }
-
-  // 4 (facts first). Mirror state and the fetched target, read together.
-  const targetRef = `refs/remotes/${config.remote}/${config.branch}`;
-  const mirror = await getMirrorFacts(site, targetRef);
-  const { facts, target: fetched } = mirror;
-  let head = mirror.head;
-  if (!fetched) {
+  const target = await git.getRefSha(config.repo, `refs/remotes/${config.remote}/${config.branch}`);
+  if (!target) {
     rec.message = `${config.remote}/${config.branch} is missing after fetching it; still serving ${short(rec.sha)}.`;
     log('fetch', rec.message);
     return;
   }
-  const target = fetched;
   rec.targetSha = target;
   log('fetch', `${config.remote}/${config.branch} is ${short(target)}`);
 
-  // 3. A main that failed before is not retried until it moves (or --force).
-  const hold = isKnownBad(target, rec.failedSha, opts.force);
-
-  // 4. Mirror present and sane.
-  const repairs = planRepair(facts);
-  if (repairs.length) {
-    for (const line of await repairMirror(site, repairs, getRecreateAt(rec.goodSha, target))) log('repair', line);
-    head = (await getMirrorFacts(site, targetRef)).head;
+  // 4. Both slots present and sane; the server agent up; the link on the live slot.
+  const repairs = planRepair(await getSlotFacts(site));
+  for (const line of await repairSlots(site, repairs, getCreateAt(rec.goodSha, target))) log('repair', line);
+  const status = await getSettledStatus(site, log);
+  const live = status.live;
+  const liveDir = live ? paths.slots[live] : null;
+  const liveHead = liveDir ? (await git.getMirrorHead(liveDir)).head : null;
+  if (live && liveHead) {
+    const fixed = repairLink(site, live);
+    if (fixed) log('repair', fixed);
   }
-  rec.sha = head.head ?? '';
+  rec.sha = liveHead ?? '';
+  const healthy = isLiveHealthy(status) && status.liveAnswers !== false;
 
-  if (hold) {
-    await holdOnLastGood(ctx, rec, head.head);
+  // 3. A main that failed before is not retried until it moves (or --force).
+  if (isKnownBad(target, rec.failedSha, opts.force)) {
+    let healed = false;
+    if (live && !healthy) {
+      log('hold', `main ${short(target)} is known bad; restarting the live server on ${short(liveHead)}`);
+      healed = (await restartLive(site)).ok;
+    }
+    apply(
+      rec,
+      planHold({
+        target,
+        served: liveHead ?? '',
+        lastGood: rec.goodSha,
+        healthy: healthy || healed,
+        healed,
+        syncForce: fixes.syncForce,
+      }),
+    );
+    log('hold', rec.message);
     return;
   }
 
-  // 5. Preflight: a Node for the target's engines, before the mirror is touched.
-  const dirty = await git.getDirtyPaths(paths.worktree);
-  const onTarget = head.head === target && dirty.length === 0;
+  // 5. Preflight: a Node for the target's engines, before any slot is touched.
+  const clean = liveDir ? (await git.getDirtyPaths(liveDir)).length === 0 : false;
+  const onTarget = liveDir !== null && liveHead === target && clean;
   const pkg = onTarget
-    ? readTextOrNull(join(paths.worktree, 'package.json'))
+    ? readTextOrNull(join(liveDir, 'package.json'))
     : await git.showFile(config.repo, target, 'package.json');
-  const stamp = onTarget ? readDepsStamp(paths.worktree) : null;
+  const stamp = onTarget ? readDepsStamp(liveDir) : null;
   let node;
   try {
     node = (await getNodeFor(config, pkg, stamp)).node;
@@ -167,108 +203,45 @@ async function syncSteps(
   }
   log('preflight', `Node ${node.version} (${node.bin})`);
 
-  // 6. Noop? Only probe the server when nothing else forces an update anyway.
-  const depsCurrent = onTarget ? isMirrorDepsCurrent(paths.worktree, stamp, node) : null;
-  const health = depsCurrent ? await getHealth(config, paths.worktree) : null;
+  // 6. Noop, a restart in place, or a new main prepared in the standby slot.
   const plan = planUpdate({
-    head: head.head,
+    live,
+    liveHead,
     target,
-    clean: dirty.length === 0,
-    depsCurrent,
-    serverHealthy: health ? health.healthy : null,
+    clean,
+    depsCurrent: onTarget ? isMirrorDepsCurrent(liveDir, stamp, node) : null,
+    serverHealthy: healthy,
+    serverSha: live ? status.slots[live].sha : null,
   });
-  if (plan.kind === 'noop') {
-    succeed(rec, target, 'noop', `main ${short(target)} is served; nothing to do.`);
-    return;
-  }
-  log('plan', `update: ${plan.reason}`);
+  const outcome = (result: OutcomeFacts['result'], served: string) =>
+    apply(rec, planOutcome({ target, served, lastGood: rec.goodSha, lastFailed: rec.failedSha, result, fixes }));
+  if (plan.kind === 'noop') return outcome({ ok: true, how: 'noop', reason: '' }, target);
+  log(
+    'plan',
+    plan.kind === 'restart-live'
+      ? `restart the live server: ${plan.reason}`
+      : `prepare slot ${plan.slot}: ${plan.reason}`,
+  );
 
-  // 7–10. Update; 11. roll back on failure.
-  const result = await deploy(ctx, target, { align: plan.align, node });
+  if (plan.kind === 'restart-live') {
+    const gate = await restartLive(site);
+    log('health', gate.ok ? `ok: ${gate.reason}` : `failed: ${gate.reason}`);
+    if (gate.ok) return outcome({ ok: true, how: 'updated', reason: plan.reason }, target);
+    return outcome({ ok: false, blame: gate.blame ?? 'environment', reason: gate.reason }, '');
+  }
+
+  // 7–10 in the standby slot; 11. switch only once it answers well.
+  const ctx = { site, log, onChild: (pgid: number | null) => lock.noteChild(pgid) };
+  const result = await (await import('./prepare.js')).prepareStandby(ctx, plan.slot, target, node);
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
-  if (result.ok) {
-    succeed(rec, target, 'updated', `Serving main ${short(target)} (${plan.reason}).`);
-    return;
+  if (!result.ok) return outcome({ ok: false, blame: result.blame ?? 'commit', reason: result.reason }, liveHead ?? '');
+  const switched = await switchToSlot(site, plan.slot);
+  if (!switched.ok) {
+    return outcome({ ok: false, blame: 'environment', reason: `switch: ${switched.reason}` }, liveHead ?? '');
   }
-  const failure = planFailure({
-    target,
-    lastGood: rec.goodSha,
-    blame: result.blame ?? 'commit',
-    foreign: result.foreign,
-  });
-  if (failure.markFailed) rec.failedSha = target;
-  const retry = failure.markFailed
-    ? 'Push a fix to main, or run localhost-ops sync --force to retry.'
-    : 'The next sync tries again.';
-  if (failure.recovery.kind === 'give-up') {
-    rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
-    rec.message = result.foreign
-      ? `Could not serve main ${short(target)}: ${result.reason}. Stop that program, then run localhost-ops sync.`
-      : target === rec.goodSha
-        ? `The server on main ${short(target)} did not come back (${result.reason}). ${retry}`
-        : `main ${short(target)} failed (${result.reason}) and there is no good commit to fall back on. ${failure.markFailed ? 'The next commit on main will be tried.' : retry}`;
-    return;
+  log('switch', `slot ${plan.slot} is live`);
+  if (readLinkState(site).kind === 'legacy') {
+    for (const line of await migrateLegacy(site, plan.slot)) log('migrate', line);
   }
-  const good = failure.recovery.to;
-  log('rollback', `to ${short(good)}`);
-  // A failure before any restart left the good commit's server running: keep it if healthy.
-  const back = await deploy(ctx, good, { align: true, keepHealthyServer: !result.restarted && head.head === good });
-  if (back.depsInstalled) rec.deps = 'installed';
-  if (back.ok) {
-    // rolled-back means a main held back as failed (DESIGN §2); a machine problem is an error.
-    rec.status = failure.markFailed ? 'rolled-back' : 'error';
-    rec.sha = good;
-    rec.message = `main ${short(target)} failed (${result.reason}); rolled back to ${short(good)}. ${retry}`;
-  } else {
-    rec.sha = (await git.getMirrorHead(paths.worktree)).head ?? '';
-    rec.message = `main ${short(target)} failed (${result.reason}), and the rollback to ${short(good)} failed too (${back.reason}).`;
-  }
-}
-
-/** Steps 7–10 live in deploy.ts, loaded only when something is deployed: a no-op never pays for it. */
-async function deploy(ctx: DeployContext, sha: string, opts: DeployOptions): Promise<DeployResult> {
-  return (await import('./deploy.js')).deploy(ctx, sha, opts);
-}
-
-function succeed(rec: SyncRecord, sha: string, status: 'noop' | 'updated', message: string): void {
-  rec.status = status;
-  rec.sha = sha;
-  rec.goodSha = sha;
-  rec.failedSha = '';
-  rec.message = message;
-}
-
-/**
- * Step 3's hold: stay on the last good commit. Restart nothing unless the server is
- * unhealthy, then heal it there.
- */
-async function holdOnLastGood(ctx: DeployContext, rec: SyncRecord, head: string | null): Promise<void> {
-  const { site, log } = ctx;
-  const target = rec.targetSha;
-  const retry = 'Push a fix to main, or run localhost-ops sync --force to retry it.';
-  if (!rec.goodSha) {
-    rec.status = 'error';
-    rec.message = `main ${short(target)} failed before and there is no good commit yet. ${retry}`;
-    log('hold', rec.message);
-    return;
-  }
-  const aligned = head === rec.goodSha && (await git.getDirtyPaths(site.paths.worktree)).length === 0;
-  const health = aligned ? await getHealth(site.config, site.paths.worktree) : null;
-  rec.status = 'rolled-back';
-  if (health?.healthy) {
-    rec.sha = rec.goodSha;
-    rec.message = `main ${short(target)} failed before; still serving ${short(rec.goodSha)}. ${retry}`;
-    log('hold', rec.message);
-    return;
-  }
-  log('hold', `main ${short(target)} is known bad; healing the server on ${short(rec.goodSha)}`);
-  const healed = await deploy(ctx, rec.goodSha, { align: !aligned });
-  if (healed.depsInstalled) rec.deps = 'installed';
-  rec.sha = rec.goodSha;
-  if (healed.ok) {
-    rec.message = `main ${short(target)} failed before; restarted the server on ${short(rec.goodSha)}. ${retry}`;
-  } else {
-    rec.status = 'error';
-    rec.message = `main ${short(target)} failed before, and the server on ${short(rec.goodSha)} did not come back (${healed.reason}).`;
-  }
+  outcome({ ok: true, how: 'updated', reason: plan.reason }, target);
 }

@@ -1,7 +1,7 @@
 /** `sync`: one realignment now. Thin: the work is in execute.ts. */
 import { resolveSite, verifyInstalled } from '../site/store.js';
 import { short, getExitCodeFor } from '../site/last-sync.js';
-import { performSync } from './execute.js';
+import { performSync, type StatusChangeHook } from './execute.js';
 import type { SyncRecord } from '../site/last-sync.js';
 
 export function toJson(rec: SyncRecord) {
@@ -18,11 +18,15 @@ export function toJson(rec: SyncRecord) {
   };
 }
 
-export async function syncCommand(argv: { name?: string; force?: boolean; json?: boolean }): Promise<number> {
+export async function syncCommand(
+  argv: { name?: string; force?: boolean; json?: boolean },
+  onStatusChange?: StatusChangeHook,
+): Promise<number> {
   const site = verifyInstalled(resolveSite(argv.name));
   const tty = process.stderr.isTTY === true && !argv.json;
   const rec = await performSync(site, {
     force: argv.force === true,
+    onStatusChange,
     progress: tty ? (m) => process.stderr.write(`  ${m}\n`) : undefined,
   });
   if (argv.json) {

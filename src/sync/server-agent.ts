@@ -1,0 +1,42 @@
+/**
+ * The sync talks to the server agent only through its control API. When no agent answers
+ * (a process-backend job that died, a first-release server job after an upgrade), the
+ * server job is restarted through the backend and waited for.
+ */
+import type { Site } from '../site/config.js';
+import { sleep } from '../os/exec.js';
+import { OpsError } from '../errors.js';
+import { getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
+import { getAgentStatus } from '../run/control-client.js';
+import type { AgentStatus } from '../run/protocol.js';
+
+const AGENT_START_MS = 20_000;
+
+/** The agent's status with a fresh probe of the live server; a live server still starting is waited for. */
+export async function getSettledStatus(site: Site, log: (step: string, message: string) => void): Promise<AgentStatus> {
+  let status = await getAgentStatus(site, true);
+  if (!status) {
+    log('agent', 'the server agent does not answer; restarting the server job');
+    const backend = await loadBackend(site.config.service);
+    const spec = getJobSpecs(site).find((s) => s.kind === 'server') as JobSpec;
+    await backend.restart(site, spec);
+    const deadline = Date.now() + AGENT_START_MS;
+    while (!status && Date.now() < deadline) {
+      await sleep(200);
+      status = await getAgentStatus(site, true);
+    }
+    if (!status) {
+      throw new OpsError(
+        `The server agent did not answer within ${AGENT_START_MS / 1000} s of a restart of the server job; see logs/server.log and the ${site.config.service}-server.log beside it.`,
+        `Run localhost-ops doctor --name ${site.name}.`,
+      );
+    }
+  }
+  // A live server being (re)started by the agent gets its gate's time before anyone judges it.
+  const deadline = Date.now() + site.config.healthTimeout * 1000 + 5000;
+  while (status.live && status.slots[status.live].phase === 'starting' && Date.now() < deadline) {
+    await sleep(250);
+    status = (await getAgentStatus(site, true)) ?? status;
+  }
+  return status;
+}

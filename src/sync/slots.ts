@@ -1,0 +1,96 @@
+/**
+ * Step 4: the two slots present and sane, the link, and the first release's single
+ * worktree migrated once the slots serve (DESIGN §2, §3).
+ */
+import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Site } from '../site/config.js';
+import { SLOTS, isSlot, type Slot } from '../site/paths.js';
+import { short } from '../site/last-sync.js';
+import * as git from '../os/git.js';
+import type { RepairStep, SlotFacts } from './plan.js';
+
+/** The first release's branch for its single worktree. */
+export const LEGACY_BRANCH = 'localhost-sync';
+
+export type LinkState = { kind: 'slot'; slot: Slot } | { kind: 'legacy' } | { kind: 'missing' };
+
+export function readLinkState(site: Site): LinkState {
+  const link = site.paths.worktree;
+  try {
+    if (lstatSync(link).isSymbolicLink()) {
+      const slot = basename(readlinkSync(link));
+      return isSlot(slot) ? { kind: 'slot', slot } : { kind: 'missing' };
+    }
+    return git.isWorktreeOf(link, site.config.repo) ? { kind: 'legacy' } : { kind: 'missing' };
+  } catch {
+    return { kind: 'missing' };
+  }
+}
+
+/** File reads only (plus a process scan when an index.lock exists): cheap enough for every sync. */
+export async function getSlotFacts(site: Site): Promise<Record<Slot, SlotFacts>> {
+  const one = async (slot: Slot): Promise<SlotFacts> => {
+    const dir = site.paths.slots[slot];
+    const present = existsSync(dir) && git.isWorktreeOf(dir, site.config.repo);
+    return { present, staleIndexLock: present && (await git.getStaleIndexLockAge(dir)) !== null };
+  };
+  return { a: await one('a'), b: await one('b') };
+}
+
+/** Carries out the repairs; returns one line per repair for the log. */
+export async function repairSlots(site: Site, steps: RepairStep[], createAt: string): Promise<string[]> {
+  const repo = site.config.repo;
+  const done: string[] = [];
+  let pruned = false;
+  for (const step of steps) {
+    const dir = site.paths.slots[step.slot];
+    if (step.kind === 'create') {
+      // A folder that is not a registered worktree (half-deleted, or a stray copy) goes first.
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+      if (!pruned) await git.pruneWorktrees(repo);
+      pruned = true;
+      await git.addDetachedWorktree(repo, dir, createAt);
+      done.push(`created slot ${step.slot} at ${short(createAt)}`);
+    } else {
+      const lock = git.getIndexLockPath(dir);
+      if (lock) unlinkSync(lock);
+      done.push(`removed a stale index.lock in slot ${step.slot}`);
+    }
+  }
+  return done;
+}
+
+/** Points localhost-worktree at the live slot when it is missing or names the wrong one. */
+export function repairLink(site: Site, live: Slot): string | null {
+  const state = readLinkState(site);
+  if (state.kind === 'legacy' || (state.kind === 'slot' && state.slot === live)) return null;
+  const link = site.paths.worktree;
+  rmSync(link, { force: true });
+  symlinkSync(join('slots', live), link);
+  return `pointed localhost-worktree at slot ${live}`;
+}
+
+/**
+ * The first release's worktree, once a slot serves: removed, its localhost-sync branch
+ * deleted only if it was that worktree's, and localhost-worktree made the link.
+ */
+export async function migrateLegacy(site: Site, live: Slot): Promise<string[]> {
+  const link = site.paths.worktree;
+  const repo = site.config.repo;
+  const branchRef = (await git.getMirrorHead(link)).branchRef;
+  await git.removeWorktree(repo, link);
+  rmSync(link, { recursive: true, force: true });
+  const lines = ["removed the first release's single worktree"];
+  if (branchRef === `refs/heads/${LEGACY_BRANCH}`) {
+    await git.deleteBranch(repo, LEGACY_BRANCH);
+    lines.push(`deleted its ${LEGACY_BRANCH} branch`);
+  }
+  symlinkSync(join('slots', live), link);
+  lines.push(`localhost-worktree now points at slot ${live}`);
+  return lines;
+}
+
+export function getSlotDirs(site: Site): string[] {
+  return SLOTS.map((s) => site.paths.slots[s]);
+}
