@@ -6,13 +6,12 @@
 import { OpsError } from '../errors.js';
 import type { ServiceKind } from '../site/config.js';
 import type { ServiceBackend } from './jobs.js';
+import type { Lingering, SystemdProbe } from './systemd/systemctl.js';
 
 const BACKENDS: Record<ServiceKind, () => Promise<ServiceBackend>> = {
   process: async () => (await import('./process/index.js')).processBackend,
   launchd: async () => (await import('./launchd/index.js')).launchdBackend,
-  systemd: async () => {
-    throw new OpsError('The systemd backend is not available yet.', 'Reinstall with --service process.');
-  },
+  systemd: async () => (await import('./systemd/index.js')).systemdBackend,
 };
 
 export async function loadBackend(kind: ServiceKind): Promise<ServiceBackend> {
@@ -23,5 +22,20 @@ export async function loadBackend(kind: ServiceKind): Promise<ServiceBackend> {
   return load();
 }
 
+/** install's probe: does a systemd user manager answer `running` or `degraded`? Never throws. */
+export async function probeSystemdUser(): Promise<SystemdProbe> {
+  return (await import('./systemd/systemctl.js')).probeSystemdUser();
+}
+
+export async function isSystemdUserAvailable(): Promise<boolean> {
+  return (await probeSystemdUser()).available;
+}
+
+/** systemd lingering of this user: on, off, or null when loginctl cannot answer. Never throws. */
+export async function getLingering(): Promise<Lingering> {
+  return (await import('./systemd/systemctl.js')).getLingering();
+}
+
 export { getJobContext, getJobSpecs, getLabel } from './jobs.js';
 export type { JobDefinition, JobKind, JobSpec, JobStatus, ServiceBackend, ServiceStatus } from './jobs.js';
+export type { Lingering, SystemdProbe } from './systemd/systemctl.js';

@@ -5,6 +5,7 @@ import { describeListener, isFromDeletedMirror, isFromMirror } from '../../run/h
 import { formatUrl, probeHttp } from '../../os/http.js';
 import { isLoopbackAddress, type Listener } from '../../os/listeners.js';
 import type { JobKind } from '../../service/jobs.js';
+import { getLingering } from '../../service/index.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { diffDefinitions } from '../installed.js';
 import { fail, ok, warn, type Check } from '../types.js';
@@ -101,7 +102,23 @@ export const service: Check = {
       const which = `${drifted.join(' and ')} job definition${drifted.length > 1 ? 's differ' : ' differs'}`;
       return warn(`the installed ${which} from what install would write now`, rewrite, install, { detail, evidence });
     }
-    const note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
+    let note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
+    if (kind === 'systemd') {
+      const linger = await getLingering();
+      evidence.push(
+        `lingering for ${linger.user}: ${linger.enabled === null ? `unknown, ${linger.reason}` : linger.enabled ? 'on' : 'off'}`,
+      );
+      if (linger.enabled === false) {
+        const enable = `loginctl enable-linger ${linger.user}`;
+        return warn(
+          `lingering is off for ${linger.user}: the jobs stop at logout, and after a boot they wait for the next login`,
+          `Run ${enable}: the user manager then starts at boot and keeps the jobs running without a login.`,
+          enable,
+          { evidence },
+        );
+      }
+      note = linger.enabled ? '; lingering on' : `; lingering unknown: ${linger.reason}`;
+    }
     return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${note})`, {
       evidence,
     });
