@@ -185,7 +185,12 @@ async function main(args: string[]): Promise<number> {
   }
   const parsed = parseFast(args) ?? (await parseWithYargs(args));
   if (!parsed) return 0; // --help or --version printed
-  return HANDLERS[parsed.command](parsed.argv);
+  try {
+    return await HANDLERS[parsed.command](parsed.argv);
+  } finally {
+    // Keep-alive sockets to a server agent would hold a finished command open.
+    await (await import('./os/http.js')).closeUnixClients();
+  }
 }
 
 main(process.argv.slice(2)).then(

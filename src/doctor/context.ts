@@ -17,6 +17,9 @@ import type { NodeInstall } from '../runtime/choose.js';
 import { getJobSpecs, loadBackend, type JobSpec, type ServiceBackend, type ServiceStatus } from '../service/index.js';
 
 import { readInstalledJobs, type InstalledJobs } from './installed.js';
+import { getAgentStatus } from '../run/control-client.js';
+import type { AgentStatus } from '../run/protocol.js';
+import type { Slot } from '../site/paths.js';
 
 export interface DoctorOptions {
   /** false: no ls-remote; `aligned` is skipped. */
@@ -60,6 +63,13 @@ export interface ServedPackage {
   /** The commit the mirror serves (its HEAD, or the last sync's when the mirror is gone). */
   sha: string | null;
   text: string | null;
+}
+
+export interface SlotInfo {
+  slot: Slot;
+  dir: string;
+  present: boolean;
+  head: string | null;
 }
 
 export interface ServiceFacts {
@@ -130,6 +140,19 @@ export class DoctorContext {
       return (await getNodeFor(this.config, text, stamp)).node;
     }),
   );
+
+  /** The server agent's own account (GET /status with a fresh probe), or null when it does not answer. */
+  readonly agent = lazy((): Promise<AgentStatus | null> => getAgentStatus(this.site, true, 4000));
+
+  /** Both slots: registered worktrees of the canonical repo, and their HEADs. */
+  readonly slots = lazy(async (): Promise<Record<Slot, SlotInfo>> => {
+    const one = async (slot: Slot): Promise<SlotInfo> => {
+      const dir = this.paths.slots[slot];
+      const present = existsSync(dir) && git.isWorktreeOf(dir, this.config.repo);
+      return { slot, dir, present, head: present ? (await git.getMirrorHead(dir)).head : null };
+    };
+    return { a: await one('a'), b: await one('b') };
+  });
 
   readonly service = lazy(() =>
     settle(async (): Promise<ServiceFacts> => {

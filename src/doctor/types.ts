@@ -7,7 +7,7 @@ import type { DoctorContext } from './context.js';
 export const CHECK_IDS = [
   'node',
   'canonical',
-  'worktree',
+  'slots',
   'worktree-clean',
   'aligned',
   'dependencies',

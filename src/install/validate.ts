@@ -7,7 +7,7 @@ import { listSiteNames, readSiteConfig } from '../site/store.js';
 import * as git from '../os/git.js';
 import { getExternalVolumePath, getSitePaths, tildify } from '../site/paths.js';
 import { getListeners, isInside, isPortFree } from '../os/listeners.js';
-import { describeListener, isSiteServer } from '../run/health.js';
+import { describeListener, isSiteProcess } from '../run/health.js';
 import { findOnPath } from '../os/fs.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
 import type { NodeInstall } from '../runtime/choose.js';
@@ -150,10 +150,10 @@ export async function verifyPort(config: SiteConfig): Promise<void> {
     );
   }
   if (free) return;
-  const worktree = getSitePaths(config.name).worktree;
+  const siteDir = getSitePaths(config.name).dir;
   const listeners = await getListeners(config.port);
-  if (listeners.length > 0 && listeners.every((l) => isSiteServer(l, worktree))) return;
-  const holder = listeners.find((l) => !isSiteServer(l, worktree));
+  if (listeners.length > 0 && listeners.every((l) => isSiteProcess(l, siteDir))) return;
+  const holder = listeners.find((l) => !isSiteProcess(l, siteDir));
   throw new UserError(
     `Port ${config.port} is held by another program${holder ? `: ${describeListener(holder)}` : ''}.`,
     `Stop that program, or pass another --port.`,

@@ -45,6 +45,8 @@ export function getDevEnv(
     BROWSER: 'none',
     // Astro 7 detaches `astro dev` when it thinks an agent runs it; the gate needs it in the foreground.
     ASTRO_DEV_BACKGROUND: '0',
+    // npm's "new version available" notice would be the last lines of a failing server's log.
+    npm_config_update_notifier: 'false',
   };
 }
 

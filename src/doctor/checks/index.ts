@@ -1,6 +1,6 @@
 /** The thirteen checks, in the order the report shows them (DESIGN §6). */
 import type { Check } from '../types.js';
-import { aligned, canonical, worktree, worktreeClean } from './repo.js';
+import { aligned, canonical, slots, worktreeClean } from './repo.js';
 import { dependencies, node } from './runtime.js';
 import { http, serverPort, serverProcess, service } from './server.js';
 import { lastSync, paths } from './state.js';
@@ -9,7 +9,7 @@ import { logs } from './logs.js';
 export const CHECKS: Check[] = [
   node,
   canonical,
-  worktree,
+  slots,
   worktreeClean,
   aligned,
   dependencies,

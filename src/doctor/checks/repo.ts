@@ -1,9 +1,10 @@
 /** The git side: the canonical repo, the mirror, its cleanliness, and whether it serves main. */
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { run } from '../../os/exec.js';
 import * as git from '../../os/git.js';
 import { isInside } from '../../os/listeners.js';
-import { WORKTREE_BRANCH } from '../../site/paths.js';
+import { SLOTS, getOtherSlot, isSlot } from '../../site/paths.js';
 import { short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
@@ -49,67 +50,117 @@ export const canonical: Check = {
   },
 };
 
-export const worktree: Check = {
-  id: 'worktree',
-  title: 'Mirror worktree',
+/** Disk used by a folder, from du (a slot's node_modules can hold 100 000 files). */
+async function getDiskUsage(dir: string): Promise<string> {
+  try {
+    const out = (await run('du', ['-sk', dir], { timeoutMs: 5000, allowFail: true })).stdout;
+    const kb = Number(out.trim().split(/\s+/)[0]);
+    return Number.isFinite(kb) && kb > 0 ? formatSize(kb * 1024) : '?';
+  } catch {
+    return '?';
+  }
+}
+
+export const slots: Check = {
+  id: 'slots',
+  title: 'Slots',
   dependsOn: ['canonical'],
   async run(ctx) {
-    const { worktree: dir } = ctx.paths;
     const { repo } = ctx.config;
     const sync = syncCommand(ctx.config);
+    const dir = ctx.paths.slotsDir;
     if (isInside(dir, repo) || isInside(repo, dir)) {
       return fail(
-        `the mirror ${dir} and the canonical repo ${repo} overlap`,
+        `the slots ${dir} and the canonical repo ${repo} overlap`,
         "Re-install with --repo pointing at your own clone, outside the tool's folder.",
         installCommand(ctx.config),
       );
     }
-    if (!ctx.mirrorPresent()) {
-      let exists = false;
-      try {
-        exists = statSync(dir).isDirectory();
-      } catch {
-        // missing
-      }
-      const summary = exists ? `${dir} is not a worktree of ${repo}` : `the mirror ${dir} is missing`;
-      return fail(summary, `Run ${sync}: it recreates the mirror at the last good commit.`, sync);
-    }
-    const { head, branchRef } = await ctx.mirrorHead();
-    const evidence = [
-      `HEAD ${head ?? '(none)'}`,
-      `branch ${branchRef ?? '(detached)'}`,
-      `git dir ${git.getWorktreeGitDir(dir)}`,
-    ];
-    if (!head)
-      return fail(`the mirror ${dir} has no commit checked out`, `Run ${sync}: it recreates the mirror.`, sync, {
-        evidence,
-      });
-    if (branchRef !== `refs/heads/${WORKTREE_BRANCH}`) {
-      const on = branchRef ? `branch ${branchRef.replace('refs/heads/', '')}` : 'a detached HEAD';
+    const [info, agent] = await Promise.all([ctx.slots(), ctx.agent()]);
+    const link = readLink(ctx.paths.worktree);
+    const evidence = SLOTS.map(
+      (s) => `slot ${s}: ${info[s].present ? `worktree at ${info[s].head ?? '(no HEAD)'}` : 'missing'}`,
+    );
+    evidence.push(
+      `localhost-worktree → ${link ?? '(missing)'}`,
+      `agent: ${agent ? `live ${agent.live ?? 'none'}` : 'not answering'}`,
+    );
+    const missing = SLOTS.filter((s) => !info[s].present);
+    if (missing.length) {
       return fail(
-        `the mirror is on ${on}, not ${WORKTREE_BRANCH}`,
-        `Run ${sync}: it switches the mirror back to ${WORKTREE_BRANCH} and realigns it.`,
+        `slot ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing or not a worktree of ${repo}`,
+        `Run ${sync}: it recreates missing slots.`,
         sync,
         { evidence },
       );
     }
-    const lockAge = await git.getStaleIndexLockAge(dir);
-    if (lockAge !== null) {
+    if (link === 'legacy') {
       return warn(
-        `a stale index.lock (${Math.round(lockAge / 1000)} s old) blocks git in the mirror`,
-        `Run ${sync}: it removes an index.lock no git process holds.`,
+        "the first release's single worktree is still here",
+        `Run ${sync}: it builds the slots, serves from them, then removes the old worktree.`,
         sync,
         { evidence },
       );
     }
-    return ok(`${dir} on ${WORKTREE_BRANCH} at ${short(head)}`, { evidence });
+    const live = agent?.live ?? (isSlot(link) ? link : null);
+    if (!live) {
+      return fail(
+        'no slot is live yet: no commit of main has passed the health gate',
+        `Run ${sync}, and read its message.`,
+        sync,
+        { evidence },
+      );
+    }
+    if (link !== live) {
+      return fail(
+        `localhost-worktree points at ${link ?? 'nothing'}, not at the live slot ${live}`,
+        `Run ${sync}: it repairs the link.`,
+        sync,
+        { evidence },
+      );
+    }
+    for (const s of SLOTS) {
+      const age = await git.getStaleIndexLockAge(info[s].dir);
+      if (age !== null) {
+        return warn(
+          `a stale index.lock (${Math.round(age / 1000)} s old) blocks git in slot ${s}`,
+          `Run ${sync}: it removes an index.lock no git process holds.`,
+          sync,
+          { evidence },
+        );
+      }
+    }
+    const standby = getOtherSlot(live);
+    const phase = agent?.slots[standby].phase ?? 'unknown';
+    const [liveSize, standbySize] = await Promise.all([getDiskUsage(info[live].dir), getDiskUsage(info[standby].dir)]);
+    const idle =
+      phase === 'stopped' || phase === 'failed' ? 'idle' : phase === 'starting' ? 'being prepared by a sync' : phase;
+    return ok(
+      `slot ${live} live at ${short(info[live].head)} (${liveSize}); slot ${standby} standby, ${idle} (${standbySize})`,
+      { evidence },
+    );
   },
 };
+
+function readLink(path: string): string | null {
+  try {
+    if (lstatSync(path).isSymbolicLink()) return basename(readlinkSync(path));
+    return 'legacy';
+  } catch {
+    return null;
+  }
+}
+
+function formatSize(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MB`;
+  return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
 
 export const worktreeClean: Check = {
   id: 'worktree-clean',
   title: 'Mirror has no local edits',
-  dependsOn: ['worktree'],
+  dependsOn: ['slots'],
   async run(ctx) {
     const dirty = await git.getDirtyPaths(ctx.paths.worktree);
     if (dirty.length === 0) return ok('no local edits or stray files');
@@ -118,7 +169,7 @@ export const worktreeClean: Check = {
     if (dirty.length > shown.length) shown.push(`  … and ${dirty.length - shown.length} more`);
     return fail(
       `${dirty.length} local edit${dirty.length === 1 ? '' : 's'} in the mirror, so it does not show main`,
-      `Run ${sync}: it discards them (reset --hard, clean -fd). Make changes in ${ctx.config.repo}, never in the mirror.`,
+      `Run ${sync}: it prepares main in the standby slot and switches to it. Make changes in ${ctx.config.repo}, never in the mirror.`,
       sync,
       { detail: shown.join('\n'), evidence: [`git status --porcelain in ${ctx.paths.worktree}`] },
     );
@@ -128,7 +179,7 @@ export const worktreeClean: Check = {
 export const aligned: Check = {
   id: 'aligned',
   title: 'Mirror serves main',
-  dependsOn: ['worktree', 'node'],
+  dependsOn: ['slots', 'node'],
   async run(ctx) {
     const { remote, branch } = ctx.config;
     if (!ctx.options.network) return skip('skipped: network check off (--no-network)');

@@ -83,7 +83,7 @@ export const dependencies: Check = {
   id: 'dependencies',
   title: 'Dependencies installed',
   // Not on node: main needing a missing Node says nothing about what the mirror has installed.
-  dependsOn: ['worktree'],
+  dependsOn: ['slots'],
   async run(ctx) {
     const dir = ctx.paths.worktree;
     const sync = syncCommand(ctx.config);
