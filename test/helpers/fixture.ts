@@ -15,9 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
-import { run, stopGroup, killQuietly, isAlive, spawnDetached } from '../../src/os/exec.js';
-import { getFreePort } from '../../src/os/listeners.js';
-import { probeHttp } from '../../src/os/http.js';
+import { run, stopGroup, killQuietly, isAlive, spawnDetached, getFreePort, httpGet } from './proc.js';
 import { parseSyncRecord, type SyncRecord } from '../../src/site/last-sync.js';
 import { siteFiles } from './site.js';
 
@@ -133,24 +131,11 @@ export class Fixture {
   }
 
   async get(path = '/'): Promise<{ status: number | null; body: string }> {
-    return new Promise((resolvePromise) => {
-      import('node:http').then(({ request }) => {
-        const req = request(
-          { host: '127.0.0.1', port: this.port, path, agent: false, signal: AbortSignal.timeout(5000) },
-          (res) => {
-            let body = '';
-            res.setEncoding('utf8').on('data', (d) => (body += d));
-            res.on('end', () => resolvePromise({ status: res.statusCode ?? null, body }));
-          },
-        );
-        req.on('error', () => resolvePromise({ status: null, body: '' }));
-        req.end();
-      });
-    });
+    return httpGet('127.0.0.1', this.port, path, 5000);
   }
 
   async isUp(): Promise<boolean> {
-    return (await probeHttp('127.0.0.1', this.port, '/', 2000)).status !== null;
+    return (await httpGet('127.0.0.1', this.port, '/', 2000)).status !== null;
   }
 
   record(name = 'site'): SyncRecord | null {

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, stopGroup, isAlive } from '../../src/os/exec.js';
+import { run, stopGroup, isAlive } from './proc.js';
 import { ROOT } from './fixture.js';
 
 export const STANDIN_BIN = join(ROOT, 'test', 'helpers', 'bin');

@@ -10,7 +10,8 @@ const greeting = require('greeting');
 const args = process.argv.slice(2);
 const arg = (name, fallback) => { const i = args.indexOf('--' + name); return i >= 0 ? args[i + 1] : fallback; };
 const host = arg('host', '127.0.0.1');
-const port = Number(arg('port', process.env.PORT || 4321));
+const port = Number(arg('port', process.env.PORT || 0));
+if (!port) { console.error('server.js: no --port given (a test site never takes a fixed port)'); process.exit(2); }
 if (fs.existsSync('CRASH')) { console.error('boom: CRASH marker present'); process.exit(3); }
 const status = fs.existsSync('STATUS') ? Number(fs.readFileSync('STATUS', 'utf8')) : 200;
 http.createServer((req, res) => {

@@ -1,5 +1,5 @@
 /**
- * Never lose the mirror (issue 5): after each fault the page still shows the last good
+ * Never lose the mirror: after each fault the page still shows the last good
  * commit, last-sync.env tells the truth, and the next good commit on main is served.
  */
 import { test } from 'uvu';
@@ -15,18 +15,19 @@ import {
   rmSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { createFixture, sh, withTimeout, waitFor, BIN, type Fixture } from '../../helpers/fixture.js';
+import { sh, waitFor, BIN, type Fixture } from '../../helpers/fixture.js';
+import { e2e } from '../../helpers/e2e.js';
 import { packageJson } from '../../helpers/site.js';
-import { run, spawnDetached, isAlive, killQuietly } from '../../../src/os/exec.js';
+import { run, spawnDetached, isAlive, killQuietly, getFreePort } from '../../helpers/proc.js';
 
 const T = 180_000;
 
-async function installed(content: string): Promise<{ fx: Fixture; good: string }> {
-  const fx = await createFixture(content);
+/** Installs the fixture's site and waits for the sync job's first run; returns the good commit. */
+async function install(fx: Fixture): Promise<string> {
   const r = await fx.cli(fx.installArgs({ 'health-timeout': '6' }));
   assert.is(r.code, 0, `install failed: ${r.stdout}${r.stderr}`);
   await fx.waitForSyncs(2);
-  return { fx, good: await sh(fx.canonical, 'git', ['rev-parse', 'origin/main']) };
+  return sh(fx.canonical, 'git', ['rev-parse', 'origin/main']);
 }
 
 async function syncJson(fx: Fixture, ...flags: string[]): Promise<{ code: number; out: Record<string, string> }> {
@@ -68,320 +69,294 @@ async function assertBrokenMainHeld(fx: Fixture, good: string, body: string, bad
   assert.is((await fx.get()).body, 'site says: fixed\n');
 }
 
-test(
+e2e(
+  test,
   'a main whose server exits at start is rolled back and held',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('good one');
-    try {
-      const bad = await fx.push({ CRASH: '1' }, 'break the server');
-      await assertBrokenMainHeld(fx, good, 'site says: good one\n', bad);
-      assert.match(fx.readLog(), /health: failed: the server exited before it answered/);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    const bad = await fx.push({ CRASH: '1' }, 'break the server');
+    await assertBrokenMainHeld(fx, good, 'site says: good one\n', bad);
+    assert.match(fx.readLog(), /health: failed: the server exited before it answered/);
+  },
+  { content: 'good one', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a main that answers 500 is rolled back and held',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('good two');
-    try {
-      const bad = await fx.push({ STATUS: '500' }, 'answer 500');
-      await assertBrokenMainHeld(fx, good, 'site says: good two\n', bad);
-      assert.match(fx.readLog(), /answered 500 within 6 s/);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    const bad = await fx.push({ STATUS: '500' }, 'answer 500');
+    await assertBrokenMainHeld(fx, good, 'site says: good two\n', bad);
+    assert.match(fx.readLog(), /answered 500 within 6 s/);
+  },
+  { content: 'good two', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a main whose lockfile npm ci rejects is rolled back',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('good three');
-    try {
-      // A lockfile npm cannot read: npm ci refuses before it installs anything.
-      const lockfile = readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8');
-      const bad = await fx.push({ 'package-lock.json': lockfile.slice(0, lockfile.length / 2) }, 'a broken lockfile');
-      const r = await syncJson(fx);
-      assert.is(r.out.status, 'rolled-back', r.out.message);
-      assert.is(r.out.failedSha, bad);
-      assert.match(r.out.message, /dependencies: npm ci exited/);
-      assert.is((await fx.get()).body, 'site says: good three\n');
-      assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
-      const fixed = await fx.push({ 'package-lock.json': lockfile, 'content.txt': 'fixed\n' }, 'fix the lockfile');
-      const last = await syncJson(fx);
-      assert.is(last.out.status, 'updated', last.out.message);
-      assert.is(last.out.sha, fixed);
-      assert.is((await fx.get()).body, 'site says: fixed\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    // A lockfile npm cannot read: npm ci refuses before it installs anything.
+    const lockfile = readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8');
+    const bad = await fx.push({ 'package-lock.json': lockfile.slice(0, lockfile.length / 2) }, 'a broken lockfile');
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'rolled-back', r.out.message);
+    assert.is(r.out.failedSha, bad);
+    assert.match(r.out.message, /dependencies: npm ci exited/);
+    assert.is((await fx.get()).body, 'site says: good three\n');
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
+    const fixed = await fx.push({ 'package-lock.json': lockfile, 'content.txt': 'fixed\n' }, 'fix the lockfile');
+    const last = await syncJson(fx);
+    assert.is(last.out.status, 'updated', last.out.message);
+    assert.is(last.out.sha, fixed);
+    assert.is((await fx.get()).body, 'site says: fixed\n');
+  },
+  { content: 'good three', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'an unreachable registry: the last good node_modules is kept, and the rollback restarts nothing',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('registry');
-    try {
-      // main adds a registry package; the registry is a closed port and the cache is empty.
-      const lock = JSON.parse(readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8'));
-      const deps = { greeting: 'file:vendor/greeting', 'is-number': '7.0.0' };
-      lock.packages[''].dependencies = deps;
-      lock.packages['node_modules/is-number'] = {
-        version: '7.0.0',
-        resolved: 'https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz',
-        integrity: 'sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==',
-      };
-      const bad = await fx.push({
-        'package.json': packageJson({ dependencies: deps }),
-        'package-lock.json': JSON.stringify(lock, null, 2) + '\n',
-      });
-      const pid = fx.serverPid();
-      const offline = {
-        npm_config_registry: 'http://127.0.0.1:9/',
-        npm_config_cache: join(fx.root, 'empty-npm-cache'),
-        npm_config_fetch_retries: '0',
-      };
-      const r = JSON.parse((await fx.cli(['sync', '--json'], offline)).stdout);
-      assert.is(r.status, 'rolled-back', r.message);
-      assert.is(r.failedSha, bad);
-      assert.is(r.sha, good);
-      assert.match(r.message, /npm ci could not reach the registry \(ECONNREFUSED\)/);
-      assert.match(r.message, /sync --force/);
-      assert.ok(existsSync(join(fx.worktree, 'node_modules', 'greeting')), 'the last good node_modules is back');
-      assert.not.ok(existsSync(join(fx.siteDir(), 'node_modules.prev')));
-      assert.is(fx.serverPid(), pid, 'the good server never stopped');
-      assert.match(fx.readLog(), /restart: skipped: the running server still serves/);
-      assert.is((await fx.get()).body, 'site says: registry\n');
-      assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    // main adds a registry package; the registry is a closed port and the cache is empty.
+    const lock = JSON.parse(readFileSync(join(fx.upstream, 'package-lock.json'), 'utf8'));
+    const deps = { greeting: 'file:vendor/greeting', 'is-number': '7.0.0' };
+    lock.packages[''].dependencies = deps;
+    lock.packages['node_modules/is-number'] = {
+      version: '7.0.0',
+      resolved: 'https://registry.npmjs.org/is-number/-/is-number-7.0.0.tgz',
+      integrity: 'sha512-41Cifkg6e8TylSpdtTpeLVMqvSBEVzTttHvERD741+pnZ8ANv0004MRL43QKPDlK9cGvNp6NZWZUBlbGXYxxng==',
+    };
+    const bad = await fx.push({
+      'package.json': packageJson({ dependencies: deps }),
+      'package-lock.json': JSON.stringify(lock, null, 2) + '\n',
+    });
+    const pid = fx.serverPid();
+    const offline = {
+      // A port nothing listens on: the kernel's pick, never a fixed number such as 9.
+      npm_config_registry: `http://127.0.0.1:${await getFreePort()}/`,
+      npm_config_cache: join(fx.root, 'empty-npm-cache'),
+      npm_config_fetch_retries: '0',
+    };
+    const r = JSON.parse((await fx.cli(['sync', '--json'], offline)).stdout);
+    assert.is(r.status, 'rolled-back', r.message);
+    assert.is(r.failedSha, bad);
+    assert.is(r.sha, good);
+    assert.match(r.message, /npm ci could not reach the registry \(ECONNREFUSED\)/);
+    assert.match(r.message, /sync --force/);
+    assert.ok(existsSync(join(fx.worktree, 'node_modules', 'greeting')), 'the last good node_modules is back');
+    assert.not.ok(existsSync(join(fx.siteDir(), 'node_modules.prev')));
+    assert.is(fx.serverPid(), pid, 'the good server never stopped');
+    assert.match(fx.readLog(), /restart: skipped: the running server still serves/);
+    assert.is((await fx.get()).body, 'site says: registry\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+  },
+  { content: 'registry', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a first install on a broken main is an error, keeps the jobs, and tries the next commit',
-  withTimeout(T, async () => {
-    const fx = await createFixture('broken from the start');
-    try {
-      const bad = await fx.push({ CRASH: '1' });
-      const r = await fx.cli(fx.installArgs({ 'health-timeout': '6' }));
-      assert.is(r.code, 1, r.stdout);
-      assert.is(fx.record()?.status, 'error');
-      assert.is(fx.record()?.failedSha, bad);
-      assert.ok(existsSync(join(fx.siteDir(), 'run', 'sync.pid')), 'the sync job is installed');
-      await fx.waitForSyncs(2);
-      assert.match(fx.record()?.message ?? '', /failed before and there is no good commit yet/);
-      const fixed = await fx.push({ CRASH: null, 'content.txt': 'works now\n' });
-      const s = await syncJson(fx);
-      assert.is(s.out.status, 'updated', s.out.message);
-      assert.is(s.out.sha, fixed);
-      assert.is((await fx.get()).body, 'site says: works now\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const bad = await fx.push({ CRASH: '1' });
+    const r = await fx.cli(fx.installArgs({ 'health-timeout': '6' }));
+    assert.is(r.code, 1, r.stdout);
+    assert.is(fx.record()?.status, 'error');
+    assert.is(fx.record()?.failedSha, bad);
+    assert.ok(existsSync(join(fx.siteDir(), 'run', 'sync.pid')), 'the sync job is installed');
+    await fx.waitForSyncs(2);
+    assert.match(fx.record()?.message ?? '', /failed before and there is no good commit yet/);
+    const fixed = await fx.push({ CRASH: null, 'content.txt': 'works now\n' });
+    const s = await syncJson(fx);
+    assert.is(s.out.status, 'updated', s.out.message);
+    assert.is(s.out.sha, fixed);
+    assert.is((await fx.get()).body, 'site says: works now\n');
+  },
+  { content: 'broken from the start', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a main whose engines no installed Node satisfies is an error before the mirror is touched',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('engines');
-    try {
-      const pid = fx.serverPid();
-      const bad = await fx.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) }, 'require Node 99');
-      const r = await syncJson(fx);
-      assert.is(r.code, 1);
-      assert.is(r.out.status, 'error');
-      assert.is(r.out.targetSha, bad);
-      assert.is(r.out.sha, good);
-      assert.is(r.out.failedSha, '', 'not a broken commit: this machine lacks a Node');
-      assert.match(r.out.message, />=99/);
-      assert.match(r.out.message, /brew install node@99|nvm install 99/);
-      assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good, 'the mirror was not touched');
-      assert.is(fx.serverPid(), pid, 'nothing restarted');
-      assert.is((await fx.get()).body, 'site says: engines\n');
-      const fixed = await fx.push({
-        'package.json': packageJson({ engines: { node: '>=18' } }),
-        'content.txt': 'any node\n',
-      });
-      const ok = await syncJson(fx);
-      assert.is(ok.out.status, 'updated', ok.out.message);
-      assert.is(ok.out.sha, fixed);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    const pid = fx.serverPid();
+    const bad = await fx.push({ 'package.json': packageJson({ engines: { node: '>=99' } }) }, 'require Node 99');
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error');
+    assert.is(r.out.targetSha, bad);
+    assert.is(r.out.sha, good);
+    assert.is(r.out.failedSha, '', 'not a broken commit: this machine lacks a Node');
+    assert.match(r.out.message, />=99/);
+    assert.match(r.out.message, /brew install node@99|nvm install 99/);
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good, 'the mirror was not touched');
+    assert.is(fx.serverPid(), pid, 'nothing restarted');
+    assert.is((await fx.get()).body, 'site says: engines\n');
+    const fixed = await fx.push({
+      'package.json': packageJson({ engines: { node: '>=18' } }),
+      'content.txt': 'any node\n',
+    });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, fixed);
+  },
+  { content: 'engines', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a stray server on the port is not blamed on main: nothing is marked failed',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('stray');
-    try {
-      await fx.killServer();
-      const stray = await fx.startStrayServer();
-      const sha = await fx.push({ 'content.txt': 'after the stray\n' });
-      const r = await syncJson(fx);
-      assert.is(r.code, 1);
-      assert.is(r.out.status, 'error', r.out.message);
-      assert.is(r.out.failedSha, '');
-      assert.is(r.out.goodSha, good);
-      assert.match(r.out.message, new RegExp(`served by pid ${stray.pid}`));
-      assert.match(r.out.message, /Stop that program/);
-      await stray.stop();
-      const ok = await syncJson(fx);
-      assert.is(ok.out.status, 'updated', ok.out.message);
-      assert.is(ok.out.sha, sha);
-      assert.is((await fx.get()).body, 'site says: after the stray\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    await fx.killServer();
+    const stray = await fx.startStrayServer();
+    const sha = await fx.push({ 'content.txt': 'after the stray\n' });
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error', r.out.message);
+    assert.is(r.out.failedSha, '');
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, new RegExp(`served by pid ${stray.pid}`));
+    assert.match(r.out.message, /Stop that program/);
+    await stray.stop();
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, sha);
+    assert.is((await fx.get()).body, 'site says: after the stray\n');
+  },
+  { content: 'stray', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a server that will not come back on the good commit does not mark that commit failed',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('heal');
-    try {
-      // Break what the served commit needs without moving main: its installed dependency.
-      await fx.killServer();
-      rmSync(join(fx.worktree, 'node_modules', 'greeting'), { recursive: true, force: true });
-      const r = await syncJson(fx);
-      assert.is(r.code, 1);
-      assert.is(r.out.status, 'error', r.out.message);
-      assert.is(r.out.failedSha, '', 'the commit that passed before stays good');
-      assert.is(r.out.goodSha, good);
-      assert.match(r.out.message, /did not come back/);
-      // Once the cause is gone the next sync serves it again, without --force.
-      rmSync(join(fx.worktree, 'node_modules'), { recursive: true, force: true });
-      const ok = await syncJson(fx);
-      assert.is(ok.out.status, 'updated', ok.out.message);
-      assert.is(ok.out.sha, good);
-      assert.is((await fx.get()).body, 'site says: heal\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    // Break what the served commit needs without moving main: its installed dependency.
+    await fx.killServer();
+    rmSync(join(fx.worktree, 'node_modules', 'greeting'), { recursive: true, force: true });
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error', r.out.message);
+    assert.is(r.out.failedSha, '', 'the commit that passed before stays good');
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, /did not come back/);
+    // Once the cause is gone the next sync serves it again, without --force.
+    rmSync(join(fx.worktree, 'node_modules'), { recursive: true, force: true });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, good);
+    assert.is((await fx.get()).body, 'site says: heal\n');
+  },
+  { content: 'heal', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'an unreachable forge is an error; mirror and server are untouched; then it recovers',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('offline');
-    try {
-      const pid = fx.serverPid();
-      renameSync(fx.forge, `${fx.forge}.away`);
-      const r = await syncJson(fx);
-      assert.is(r.code, 1);
-      assert.is(r.out.status, 'error');
-      assert.is(r.out.targetSha, '');
-      assert.is(r.out.sha, good);
-      assert.is(r.out.goodSha, good);
-      assert.match(r.out.message, /Could not fetch origin\/main/);
-      assert.is(fx.record()?.status, 'error');
-      assert.is(fx.serverPid(), pid, 'the server was not restarted');
-      assert.is((await fx.get()).body, 'site says: offline\n');
-      renameSync(`${fx.forge}.away`, fx.forge);
-      const sha = await fx.push({ 'content.txt': 'back online\n' });
-      const ok = await syncJson(fx);
-      assert.is(ok.out.status, 'updated');
-      assert.is(ok.out.sha, sha);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    const pid = fx.serverPid();
+    renameSync(fx.forge, `${fx.forge}.away`);
+    const r = await syncJson(fx);
+    assert.is(r.code, 1);
+    assert.is(r.out.status, 'error');
+    assert.is(r.out.targetSha, '');
+    assert.is(r.out.sha, good);
+    assert.is(r.out.goodSha, good);
+    assert.match(r.out.message, /Could not fetch origin\/main/);
+    assert.is(fx.record()?.status, 'error');
+    assert.is(fx.serverPid(), pid, 'the server was not restarted');
+    assert.is((await fx.get()).body, 'site says: offline\n');
+    renameSync(`${fx.forge}.away`, fx.forge);
+    const sha = await fx.push({ 'content.txt': 'back online\n' });
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated');
+    assert.is(ok.out.sha, sha);
+  },
+  { content: 'offline', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'a stale index.lock in the mirror and a stale sync.lock are taken care of',
-  withTimeout(T, async () => {
-    const { fx } = await installed('locks');
-    try {
-      const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
-      const indexLock = join(gitDir, 'index.lock');
-      writeFileSync(indexLock, '');
-      const old = new Date(Date.now() - 60_000);
-      utimesSync(indexLock, old, old);
-      // A sync.lock whose holder is gone: a pid that cannot be alive.
-      writeFileSync(join(fx.siteDir(), 'sync.lock'), '999999\n');
-      const sha = await fx.push({ 'content.txt': 'unlocked\n' });
-      const r = await syncJson(fx);
-      assert.is(r.out.status, 'updated', r.out.message);
-      assert.is(r.out.sha, sha);
-      assert.not.ok(existsSync(indexLock));
-      assert.not.ok(existsSync(join(fx.siteDir(), 'sync.lock')));
-      assert.match(fx.readLog(), /removed a stale index\.lock/);
-      assert.match(fx.readLog(), /took over a stale lock from pid 999999/);
-      assert.is((await fx.get()).body, 'site says: unlocked\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    await install(fx);
+    const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
+    const indexLock = join(gitDir, 'index.lock');
+    writeFileSync(indexLock, '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(indexLock, old, old);
+    // A sync.lock whose holder is gone: a pid that cannot be alive.
+    writeFileSync(join(fx.siteDir(), 'sync.lock'), '999999\n');
+    const sha = await fx.push({ 'content.txt': 'unlocked\n' });
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.not.ok(existsSync(indexLock));
+    assert.not.ok(existsSync(join(fx.siteDir(), 'sync.lock')));
+    assert.match(fx.readLog(), /removed a stale index\.lock/);
+    assert.match(fx.readLog(), /took over a stale lock from pid 999999/);
+    assert.is((await fx.get()).body, 'site says: unlocked\n');
+  },
+  { content: 'locks', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'the mirror switched to another branch is switched back',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('branchy');
-    try {
-      await sh(fx.worktree, 'git', ['checkout', '-q', '-b', 'someone-else']);
-      const r = await syncJson(fx);
-      assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
-      assert.is(await sh(fx.worktree, 'git', ['symbolic-ref', 'HEAD']), 'refs/heads/localhost-sync');
-      assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    const good = await install(fx);
+    await sh(fx.worktree, 'git', ['checkout', '-q', '-b', 'someone-else']);
+    const r = await syncJson(fx);
+    assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
+    assert.is(await sh(fx.worktree, 'git', ['symbolic-ref', 'HEAD']), 'refs/heads/localhost-sync');
+    assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), good);
+  },
+  { content: 'branchy', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   "the fetch waits out a ref lock held by the user's own git",
-  withTimeout(T, async () => {
-    const { fx } = await installed('contention');
-    try {
-      const sha = await fx.push({ 'content.txt': 'after the pull\n' });
-      const refLock = join(fx.canonical, '.git', 'refs', 'remotes', 'origin', 'main.lock');
-      writeFileSync(refLock, '');
-      const released = new Promise((r) => setTimeout(() => r(unlinkSync(refLock)), 1500));
-      const r = await syncJson(fx);
-      await released;
-      assert.match(fx.readLog(), /another git holds the ref lock in the canonical repo; retrying/);
-      assert.is(r.out.status, 'updated', r.out.message);
-      assert.is(r.out.sha, sha);
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    await install(fx);
+    const sha = await fx.push({ 'content.txt': 'after the pull\n' });
+    const refLock = join(fx.canonical, '.git', 'refs', 'remotes', 'origin', 'main.lock');
+    writeFileSync(refLock, '');
+    const released = new Promise((r) => setTimeout(() => r(unlinkSync(refLock)), 1500));
+    const r = await syncJson(fx);
+    await released;
+    assert.match(fx.readLog(), /another git holds the ref lock in the canonical repo; retrying/);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+  },
+  { content: 'contention', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'four racing syncs all exit 0; exactly one updates; no git lock is left',
-  withTimeout(T, async () => {
-    const { fx } = await installed('race');
-    try {
-      const sha = await fx.push({ 'content.txt': 'raced\n' });
-      const results = await Promise.all([1, 2, 3, 4].map(() => syncJson(fx)));
-      assert.equal(
-        results.map((r) => r.code),
-        [0, 0, 0, 0],
-      );
-      const statuses = results.map((r) => r.out.status).sort();
-      assert.equal(statuses, ['noop', 'noop', 'noop', 'updated']);
-      for (const r of results) assert.is(r.out.sha, sha);
-      const locks = (await sh(fx.root, 'find', [fx.canonical + '/.git', fx.siteDir(), '-name', '*.lock'])).trim();
-      assert.is(locks, '', 'no lock file is left behind');
-      assert.is((await fx.get()).body, 'site says: raced\n');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    await install(fx);
+    const sha = await fx.push({ 'content.txt': 'raced\n' });
+    const results = await Promise.all([1, 2, 3, 4].map(() => syncJson(fx)));
+    assert.equal(
+      results.map((r) => r.code),
+      [0, 0, 0, 0],
+    );
+    const statuses = results.map((r) => r.out.status).sort();
+    assert.equal(statuses, ['noop', 'noop', 'noop', 'updated']);
+    for (const r of results) assert.is(r.out.sha, sha);
+    const locks = (await sh(fx.root, 'find', [fx.canonical + '/.git', fx.siteDir(), '-name', '*.lock'])).trim();
+    assert.is(locks, '', 'no lock file is left behind');
+    assert.is((await fx.get()).body, 'site says: raced\n');
+  },
+  { content: 'race', timeoutMs: T },
 );
 
 /** Starts `sync` as a process we can kill -9 at a chosen moment. */
@@ -399,59 +374,55 @@ async function killSyncWhen(fx: Fixture, logPattern: RegExp): Promise<void> {
   await waitFor(() => !isAlive(pid), 5000, 'the killed sync to be gone');
 }
 
-test(
+e2e(
+  test,
   'kill -9 mid-npm ci: the next sync ends the orphaned npm and recovers',
-  withTimeout(T, async () => {
-    const { fx } = await installed('slow deps');
-    try {
-      const slow = packageJson({
-        scripts: { dev: 'node server.js', postinstall: 'node -e "setTimeout(() => {}, 4000)"' },
-      });
-      writeFileSync(join(fx.upstream, 'package.json'), slow);
-      await run('npm', ['install', '--package-lock-only', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
-        cwd: fx.upstream,
-      });
-      const sha = await fx.push({ 'content.txt': 'after the kill\n' });
-      await killSyncWhen(fx, /deps: npm ci under/);
-      const r = await syncJson(fx);
-      assert.is(r.out.status, 'updated', r.out.message);
-      assert.is(r.out.sha, sha);
-      assert.is(r.out.deps, 'installed');
-      assert.match(fx.readLog(), /took over a stale lock/);
-      assert.is((await fx.get()).body, 'site says: after the kill\n');
-      assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    await install(fx);
+    const slow = packageJson({
+      scripts: { dev: 'node server.js', postinstall: 'node -e "setTimeout(() => {}, 4000)"' },
+    });
+    writeFileSync(join(fx.upstream, 'package.json'), slow);
+    await run('npm', ['install', '--package-lock-only', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], {
+      cwd: fx.upstream,
+    });
+    const sha = await fx.push({ 'content.txt': 'after the kill\n' });
+    await killSyncWhen(fx, /deps: npm ci under/);
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.is(r.out.deps, 'installed');
+    assert.match(fx.readLog(), /took over a stale lock/);
+    assert.is((await fx.get()).body, 'site says: after the kill\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+  },
+  { content: 'slow deps', timeoutMs: T },
 );
 
-test(
+e2e(
+  test,
   'kill -9 mid-reset (and its leftovers): the next sync recovers',
-  withTimeout(T, async () => {
-    const { fx } = await installed('reset');
-    try {
-      const sha = await fx.push({ 'content.txt': 'after the reset\n', 'more.txt': 'x\n' });
-      await killSyncWhen(fx, /plan: update/);
-      // What a reset killed half-way leaves: its index.lock and a half-written tree.
-      const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
-      writeFileSync(join(gitDir, 'index.lock'), '');
-      const old = new Date(Date.now() - 60_000);
-      utimesSync(join(gitDir, 'index.lock'), old, old);
-      writeFileSync(join(fx.worktree, 'content.txt'), 'half-writ');
-      const r = await syncJson(fx);
-      assert.is(r.out.status, 'updated', r.out.message);
-      assert.is(r.out.sha, sha);
-      assert.is((await fx.get()).body, 'site says: after the reset\n');
-      assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
-      assert.equal(
-        readdirSync(gitDir).filter((f) => f.endsWith('.lock')),
-        [],
-      );
-    } finally {
-      await fx.cleanup();
-    }
-  }),
+  async (fx) => {
+    await install(fx);
+    const sha = await fx.push({ 'content.txt': 'after the reset\n', 'more.txt': 'x\n' });
+    await killSyncWhen(fx, /plan: update/);
+    // What a reset killed half-way leaves: its index.lock and a half-written tree.
+    const gitDir = readFileSync(join(fx.worktree, '.git'), 'utf8').replace('gitdir:', '').trim();
+    writeFileSync(join(gitDir, 'index.lock'), '');
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(join(gitDir, 'index.lock'), old, old);
+    writeFileSync(join(fx.worktree, 'content.txt'), 'half-writ');
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'updated', r.out.message);
+    assert.is(r.out.sha, sha);
+    assert.is((await fx.get()).body, 'site says: after the reset\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+    assert.equal(
+      readdirSync(gitDir).filter((f) => f.endsWith('.lock')),
+      [],
+    );
+  },
+  { content: 'reset', timeoutMs: T },
 );
 
 for (const [step, pattern] of [
@@ -459,54 +430,50 @@ for (const [step, pattern] of [
   ['dependencies', /\] align: reset --hard/],
   ['health gate', /\] restart: server job restarted/],
 ] as const) {
-  test(
+  e2e(
+    test,
     `kill -9 during the ${step}: the next sync ends on a served, aligned mirror`,
-    withTimeout(T, async () => {
-      const { fx } = await installed(`kill at ${step}`);
-      try {
-        const sha = await fx.push({ 'content.txt': `survived the ${step}\n` });
-        await killSyncWhen(fx, pattern);
-        const r = await syncJson(fx);
-        assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
-        assert.is(r.out.sha, sha);
-        assert.is(r.out.goodSha, sha);
-        assert.is((await fx.get()).body, `site says: survived the ${step}\n`);
-        assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
-        assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), sha);
-      } finally {
-        await fx.cleanup();
-      }
-    }),
+    async (fx) => {
+      await install(fx);
+      const sha = await fx.push({ 'content.txt': `survived the ${step}\n` });
+      await killSyncWhen(fx, pattern);
+      const r = await syncJson(fx);
+      assert.ok(['updated', 'noop'].includes(r.out.status), r.out.message);
+      assert.is(r.out.sha, sha);
+      assert.is(r.out.goodSha, sha);
+      assert.is((await fx.get()).body, `site says: survived the ${step}\n`);
+      assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+      assert.is(await sh(fx.worktree, 'git', ['rev-parse', 'HEAD']), sha);
+    },
+    { content: `kill at ${step}`, timeoutMs: T },
   );
 }
 
-test(
+e2e(
+  test,
   'an error message full of shell metacharacters is stored safely',
-  withTimeout(T, async () => {
-    const { fx, good } = await installed('quoting');
-    try {
-      const evil = join(fx.root, 'forge $(touch PWNED1) `touch PWNED2` "q" \'s\' ;touch PWNED3.git');
-      await sh(fx.canonical, 'git', ['remote', 'set-url', 'origin', evil]);
-      const r = await syncJson(fx);
-      assert.is(r.out.status, 'error');
-      assert.match(r.out.message, '$(touch PWNED1)');
-      const env = join(fx.siteDir(), 'last-sync.env');
-      const out = await run(
-        'bash',
-        ['-c', 'set -eu; source "$1"; printf "%s\\n%s" "$LAST_SYNC_MESSAGE" "$LAST_GOOD_SHA"', 'x', env],
-        { cwd: fx.root },
-      );
-      const [message, goodSha] = out.stdout.split('\n');
-      assert.is(message, r.out.message, 'bash reads the message back exactly');
-      assert.is(goodSha, good);
-      for (const f of ['PWNED1', 'PWNED2', 'PWNED3.git']) {
-        assert.not.ok(existsSync(join(fx.root, f)) || existsSync(join(fx.siteDir(), f)), `${f} was not created`);
-      }
-      assert.is((await fx.get()).body, 'site says: quoting\n');
-    } finally {
-      await fx.cleanup();
+  async (fx) => {
+    const good = await install(fx);
+    const evil = join(fx.root, 'forge $(touch PWNED1) `touch PWNED2` "q" \'s\' ;touch PWNED3.git');
+    await sh(fx.canonical, 'git', ['remote', 'set-url', 'origin', evil]);
+    const r = await syncJson(fx);
+    assert.is(r.out.status, 'error');
+    assert.match(r.out.message, '$(touch PWNED1)');
+    const env = join(fx.siteDir(), 'last-sync.env');
+    const out = await run(
+      'bash',
+      ['-c', 'set -eu; source "$1"; printf "%s\\n%s" "$LAST_SYNC_MESSAGE" "$LAST_GOOD_SHA"', 'x', env],
+      { cwd: fx.root },
+    );
+    const [message, goodSha] = out.stdout.split('\n');
+    assert.is(message, r.out.message, 'bash reads the message back exactly');
+    assert.is(goodSha, good);
+    for (const f of ['PWNED1', 'PWNED2', 'PWNED3.git']) {
+      assert.not.ok(existsSync(join(fx.root, f)) || existsSync(join(fx.siteDir(), f)), `${f} was not created`);
     }
-  }),
+    assert.is((await fx.get()).body, 'site says: quoting\n');
+  },
+  { content: 'quoting', timeoutMs: T },
 );
 
 test.run();
