@@ -45,6 +45,7 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
     name: NAME,
     force: { type: 'boolean', describe: 'retry a main that failed before' },
     json: { type: 'boolean', describe: 'print the result as one JSON object' },
+    watch: { type: 'boolean', describe: 'run as the sync agent: sync now, every interval, and when main moves' },
   },
   run: { name: NAME },
   doctor: {
@@ -65,7 +66,7 @@ const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
   install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a)),
   sync: async (a) =>
     (await import('./sync/index.js')).syncCommand(
-      a as { name?: string; force?: boolean; json?: boolean },
+      a as { name?: string; force?: boolean; json?: boolean; watch?: boolean },
       writeDiagnosisOnChange,
     ),
   run: async (a) => (await import('./run/index.js')).runCommand(a as { name?: string }),
@@ -178,11 +179,6 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
 }
 
 async function main(args: string[]): Promise<number> {
-  if (args[0] === '__every') {
-    // The process backend's interval loop: __every <seconds> <log file> -- <program> [args…]
-    const { runEvery } = await import('./service/process/every.js');
-    return runEvery(Number(args[1]), args.slice(4), args[2]);
-  }
   const parsed = parseFast(args) ?? (await parseWithYargs(args));
   if (!parsed) return 0; // --help or --version printed
   try {

@@ -11,7 +11,7 @@ import { acquireLock } from '../os/lock.js';
 import { appendLogLine } from '../os/log.js';
 import { performSync } from '../sync/execute.js';
 import { short, getExitCodeFor } from '../site/last-sync.js';
-import { getJobContext, getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
+import { getJobContext, getJobSpecs, loadBackend, probeSystemdUser, type JobSpec } from '../service/index.js';
 import { formatUrl } from '../os/http.js';
 import { createProgress } from '../ui/progress.js';
 import {
@@ -26,10 +26,12 @@ import {
 } from './validate.js';
 
 export async function installCommand(flags: InstallFlags): Promise<number> {
-  let config = parseInstallFlags(flags);
+  // systemd only where a user manager answers (DESIGN §4); asked once, before anything is decided.
+  const systemd = process.platform === 'linux' ? await probeSystemdUser() : null;
+  let config = parseInstallFlags(flags, process.platform, systemd?.available === true);
   const progress = await createProgress('checking the repository');
   try {
-    verifyService(config);
+    verifyService(config, systemd);
     verifyNodePin(config);
     config = { ...config, repo: await verifyRepo(config) };
     verifyPaths(config);

@@ -257,3 +257,25 @@ export function isWorktreeOf(worktree: string, repo: string): boolean {
   const common = resolve(gitDir, '..', '..');
   return common === resolve(repo, '.git');
 }
+
+/**
+ * The sha a ref names, read from the repo's files rather than by spawning git: the sync
+ * agent checks it on every change in the refs folder. Loose ref first, then packed-refs.
+ */
+export function readRefFromFiles(gitDir: string, ref: string): string | null {
+  try {
+    const loose = readFileSync(join(gitDir, ref), 'utf8').trim();
+    if (/^[0-9a-f]{40,64}$/.test(loose)) return loose;
+  } catch {
+    // not loose
+  }
+  try {
+    for (const line of readFileSync(join(gitDir, 'packed-refs'), 'utf8').split('\n')) {
+      const [sha, name] = line.trim().split(' ');
+      if (name === ref && /^[0-9a-f]{40,64}$/.test(sha)) return sha;
+    }
+  } catch {
+    // no packed-refs
+  }
+  return null;
+}

@@ -20,8 +20,6 @@ export interface JobSpec {
   environment: Record<string, string>;
   stdoutPath: string;
   stderrPath: string;
-  /** sync: seconds between runs (launchd StartInterval). */
-  interval?: number;
 }
 
 export interface JobStatus {
@@ -99,17 +97,17 @@ export function getJobSpecs(site: Site): JobSpec[] {
   const context = site.config.jobs ?? getJobContext(dirname(process.execPath));
   const environment: Record<string, string> = { ...context.env, PATH: getJobPath(context) };
   const logs = site.paths.logs;
-  const job = (kind: JobKind, command: string): JobSpec => ({
+  const job = (kind: JobKind, ...command: string[]): JobSpec => ({
     kind,
     label: getLabel(site.name, kind),
-    programArguments: [context.node, context.entry, command, '--name', site.name],
+    programArguments: [context.node, context.entry, ...command, '--name', site.name],
     workingDirectory: site.paths.dir,
     environment,
     // What the service manager itself captures: start-up failures before the tool logs.
     stdoutPath: join(logs, `${site.config.service}-${kind}.log`),
     stderrPath: join(logs, `${site.config.service}-${kind}.log`),
   });
-  return [{ ...job('sync', 'sync'), interval: site.config.interval }, job('server', 'run')];
+  return [job('sync', 'sync', '--watch'), job('server', 'run')];
 }
 
 /** A JSON object, or null for anything else (a hand-broken spec.json is "unreadable", not a crash). */

@@ -40,6 +40,8 @@ export interface SyncOptions {
    * diagnosis writer (and notifications) in: the sync itself never imports doctor/.
    */
   onStatusChange?: StatusChangeHook;
+  /** Told the process group of an npm ci in flight (null once it ended): the agent's stop ends it. */
+  onChild?: (pgid: number | null) => void;
 }
 
 export type StatusChangeHook = (site: Site, rec: SyncRecord, prev: SyncRecord | null) => Promise<void>;
@@ -231,7 +233,14 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
   }
 
   // 7–10 in the standby slot; 11. switch only once it answers well.
-  const ctx = { site, log, onChild: (pgid: number | null) => lock.noteChild(pgid) };
+  const ctx = {
+    site,
+    log,
+    onChild: (pgid: number | null) => {
+      lock.noteChild(pgid);
+      opts.onChild?.(pgid);
+    },
+  };
   const result = await (await import('./prepare.js')).prepareStandby(ctx, plan.slot, target, node);
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
   if (!result.ok) return outcome({ ok: false, blame: result.blame ?? 'commit', reason: result.reason }, liveHead ?? '');

@@ -2,6 +2,7 @@
 import { resolveSite, verifyInstalled } from '../site/store.js';
 import { short, getExitCodeFor } from '../site/last-sync.js';
 import { performSync, type StatusChangeHook } from './execute.js';
+import { UserError } from '../errors.js';
 import type { SyncRecord } from '../site/last-sync.js';
 
 export function toJson(rec: SyncRecord) {
@@ -19,9 +20,17 @@ export function toJson(rec: SyncRecord) {
 }
 
 export async function syncCommand(
-  argv: { name?: string; force?: boolean; json?: boolean },
+  argv: { name?: string; force?: boolean; json?: boolean; watch?: boolean },
   onStatusChange?: StatusChangeHook,
 ): Promise<number> {
+  if (argv.watch) {
+    if (argv.force || argv.json)
+      throw new UserError(
+        '--watch runs the sync agent; it takes neither --force nor --json.',
+        'Run localhost-ops sync --watch --name NAME alone.',
+      );
+    return (await import('./watch.js')).watchCommand(argv.name, onStatusChange);
+  }
   const site = verifyInstalled(resolveSite(argv.name));
   const tty = process.stderr.isTTY === true && !argv.json;
   const rec = await performSync(site, {

@@ -181,3 +181,13 @@ export function planHold(f: HoldFacts): Outcome {
   const what = f.healed ? `restarted the server on ${short(f.served)}` : `still serving ${short(f.served)}`;
   return { ...base, status: 'rolled-back', message: `main ${t} failed before; ${what}. ${retry}` };
 }
+
+/**
+ * The sync agent's wait before its next sync (DESIGN §3.2): the interval; after
+ * consecutive errors twice as long each time, at most 10 × interval. A trigger (main moved,
+ * SIGHUP) does not wait at all, and resets the doubling with it.
+ */
+export function planNextWait(intervalS: number, consecutiveErrors: number): number {
+  if (consecutiveErrors <= 0) return intervalS * 1000;
+  return Math.min(intervalS * 2 ** consecutiveErrors, intervalS * 10) * 1000;
+}

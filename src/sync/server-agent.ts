@@ -5,16 +5,26 @@
  */
 import type { Site } from '../site/config.js';
 import { sleep } from '../os/exec.js';
+import { pollUntil } from '../os/poll.js';
 import { OpsError } from '../errors.js';
 import { getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
 import { getAgentStatus } from '../run/control-client.js';
 import type { AgentStatus } from '../run/protocol.js';
 
 const AGENT_START_MS = 20_000;
+/** A running agent answers within this long of its start (it binds two sockets, then boots). */
+const AGENT_BIND_MS = 10_000;
 
 /** The agent's status with a fresh probe of the live server; a live server still starting is waited for. */
 export async function getSettledStatus(site: Site, log: (step: string, message: string) => void): Promise<AgentStatus> {
   let status = await getAgentStatus(site, true);
+  if (!status) {
+    // A server job that runs may still be binding its sockets (install just started it).
+    const backend = await loadBackend(site.config.service);
+    if (await backend.isRunning(site, 'server')) {
+      await pollUntil(async () => (status = await getAgentStatus(site, true)) !== null, AGENT_BIND_MS, 100);
+    }
+  }
   if (!status) {
     log('agent', 'the server agent does not answer; restarting the server job');
     const backend = await loadBackend(site.config.service);

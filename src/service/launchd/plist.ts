@@ -75,14 +75,8 @@ export function renderAgent(spec: JobSpec, template: PlistDict): PlistDict {
   agent.EnvironmentVariables = env;
   agent.StandardOutPath = checkText(spec.stdoutPath, 'log path');
   agent.StandardErrorPath = checkText(spec.stderrPath, 'log path');
-  if (spec.kind === 'sync') {
-    if (!Number.isInteger(spec.interval) || (spec.interval as number) < 1) {
-      throw new OpsError(`The sync interval ${String(spec.interval)} is not a whole number of seconds.`);
-    }
-    agent.StartInterval = spec.interval as number;
-  } else {
-    delete agent.StartInterval;
-  }
+  // Both agents are resident (KeepAlive); the sync agent keeps its own interval.
+  delete agent.StartInterval;
   return agent;
 }
 

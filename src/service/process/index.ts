@@ -7,7 +7,6 @@ import { unlinkSync } from 'node:fs';
 import type { Site } from '../../site/config.js';
 import { ensureDir, isFromBeforeBoot, readJsonOrNull, readTextOrNull, writeFileAtomic } from '../../os/fs.js';
 import { isAlive, spawnDetached, stopGroup } from '../../os/exec.js';
-import { getToolEntry } from '../../site/paths.js';
 import {
   getStringArray,
   parseJsonObject,
@@ -47,11 +46,8 @@ function start(site: Site, spec: JobSpec): void {
   ensureDir(site.paths.runDir);
   ensureDir(site.paths.logs);
   const [node, ...args] = spec.programArguments;
-  // The sync job runs under the interval loop; the server job runs directly.
-  const argv = spec.interval
-    ? [getToolEntry(), '__every', String(spec.interval), spec.stdoutPath, '--', ...spec.programArguments]
-    : args;
-  const pid = spawnDetached(node, argv, {
+  // Both jobs are resident processes, started as the other backends start them.
+  const pid = spawnDetached(node, args, {
     cwd: spec.workingDirectory,
     env: spec.environment,
     logFile: spec.stdoutPath,
