@@ -1,9 +1,9 @@
 /** The serving side: the two jobs, who listens on the port, and whether it answers. */
 import { existsSync } from 'node:fs';
 import { describeError } from '../../errors.js';
-import { describeListener, isFromDeletedMirror, isFromMirror } from '../../run/health.js';
+import { describeListener, isSiteProcess } from '../../run/health.js';
 import { formatUrl, probeHttp } from '../../os/http.js';
-import { isLoopbackAddress, type Listener } from '../../os/listeners.js';
+import { getProcessCwd, getTreeListeners, isInside, isLoopbackAddress, type Listener } from '../../os/listeners.js';
 import type { JobKind } from '../../service/jobs.js';
 import { getLingering } from '../../service/index.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
@@ -13,8 +13,8 @@ import { fail, ok, warn, type Check } from '../types.js';
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
 export const HTTP_TIMEOUT_MS = 5000;
 
-function getForeign(listeners: Listener[], worktree: string): Listener[] {
-  return listeners.filter((l) => l.cwd !== null && !isFromMirror(l, worktree));
+function getForeign(listeners: Listener[], siteDir: string): Listener[] {
+  return listeners.filter((l) => l.cwd !== null && !isSiteProcess(l, siteDir));
 }
 
 export const service: Check = {
@@ -79,7 +79,7 @@ export const service: Check = {
       );
     }
     if (!status.server.running) {
-      const foreign = getForeign(await ctx.listeners(), ctx.paths.worktree);
+      const foreign = getForeign(await ctx.listeners(), ctx.paths.dir);
       // Then the stranger on the port is the cause, and server-process names it.
       if (foreign.length) {
         const pid = foreign[0].pid;
@@ -127,79 +127,100 @@ export const service: Check = {
 
 export const serverPort: Check = {
   id: 'server-port',
-  title: 'Something listens on the port',
+  title: 'The server agent holds the port',
   dependsOn: ['service'],
   async run(ctx) {
-    const { host, port, allowRemote, command } = ctx.config;
-    const listeners = await ctx.listeners();
+    const { host, port, allowRemote } = ctx.config;
+    const [listeners, agent] = await Promise.all([ctx.listeners(), ctx.agent()]);
     const evidence = listeners.map((l) => `${l.address}:${l.port} ← ${describeListener(l)}`);
-    const sync = syncCommand(ctx.config);
-    if (listeners.length === 0)
-      return fail(`nothing listens on ${host}:${port}`, `Run ${sync}: it restarts the server.`, sync, { evidence });
+    const restart = `localhost-ops restart --name ${ctx.site.name}`;
+    const install = installCommand(ctx.config);
+    if (listeners.length === 0) {
+      return fail(`nothing listens on ${host}:${port}`, `Run ${install}: it starts the server agent again.`, install, {
+        evidence,
+      });
+    }
+    const foreign = getForeign(listeners, ctx.paths.dir);
+    if (foreign.length) {
+      const f = foreign[0];
+      const kill = f.pid ? `kill ${f.pid}` : undefined;
+      return fail(
+        `port ${port} is held by another program, not the server agent: ${describeListener(f)}`,
+        `Stop it${f.pid ? ` (kill ${f.pid})` : ''}; the server agent takes the port back within seconds.`,
+        kill,
+        { evidence },
+      );
+    }
     const addresses = [...new Set(listeners.map((l) => l.address))];
     const exposed = addresses.filter((a) => !isLoopbackAddress(a));
     if (exposed.length && !allowRemote) {
       return fail(
         `port ${port} is open beyond loopback (${exposed.join(', ')}), so the mirror is reachable from the network`,
-        `Make the dev server bind ${host}: --command must pass {host} (now "${command}"). Re-install with a --command that does, then run ${sync}.`,
-        undefined,
+        `Re-install with --host 127.0.0.1: ${install}.`,
+        install,
         { evidence },
       );
     }
-    const wildcard = ['0.0.0.0', '::'];
-    const normal = (a: string) => a.replace(/^::ffff:/, '');
-    if (!addresses.some((a) => normal(a) === host || wildcard.includes(a))) {
+    if (!agent) {
       return fail(
-        `port ${port} is open on ${addresses.join(', ')}, not on ${host}`,
-        `Make --command pass {host} to the dev server, then run ${sync}.`,
-        sync,
+        `${host}:${port} is held, but the server agent does not answer on its control socket`,
+        `Run ${restart}.`,
+        restart,
         { evidence },
       );
     }
-    return ok(`${host}:${port} is listening${allowRemote ? '' : ', on loopback only'}`, { evidence });
+    evidence.push(`agent pid ${agent.pid}, control socket ${agent.controlSocket}`);
+    return ok(`the server agent (pid ${agent.pid}) holds ${host}:${port}${allowRemote ? '' : ', on loopback only'}`, {
+      evidence,
+    });
   },
 };
 
 export const serverProcess: Check = {
   id: 'server-process',
-  title: 'The listener runs from the mirror',
-  dependsOn: ['server-port', 'worktree'],
+  title: 'The live dev server runs from the live slot',
+  dependsOn: ['server-port', 'slots'],
   async run(ctx) {
-    const worktree = ctx.paths.worktree;
-    const listeners = await ctx.listeners();
-    const evidence = listeners.map((l) => describeListener(l));
+    const agent = await ctx.agent();
     const sync = syncCommand(ctx.config);
-    const foreign = getForeign(listeners, worktree);
-    if (foreign.length) {
-      const f = foreign[0];
-      const old = isFromDeletedMirror(f, worktree);
-      const summary = old
-        ? `pid ${f.pid} serves port ${ctx.config.port} from a deleted copy of the mirror`
-        : `port ${ctx.config.port} is held by a stray server, not the mirror's: pid ${f.pid ?? '?'}${f.cwd ? ` in ${f.cwd}` : ''}`;
-      const detail = [
-        `pid      ${f.pid ?? '?'}`,
-        `command  ${f.command ?? '?'}`,
-        `cwd      ${f.cwd ?? '?'}`,
-        `mirror   ${worktree}`,
-      ].join('\n');
-      const kill = f.pid ? `kill ${f.pid} && ${sync}` : undefined;
+    const logs = `localhost-ops logs --name ${ctx.site.name} --server`;
+    if (!agent?.live) return fail('no slot is live', `Run ${sync}, and read its message.`, sync);
+    const s = agent.slots[agent.live];
+    const evidence = [
+      `slot ${s.slot}: ${s.phase}, sha ${s.sha ?? '?'}, pid ${s.pid ?? '-'}, inner port ${s.port ?? '-'}, restarts ${s.restarts}`,
+      `command: ${s.command ?? '?'}${s.framework ? ` (${s.framework})` : ''}`,
+    ];
+    if (s.phase !== 'healthy' || s.pid === null || s.port === null) {
       return fail(
-        summary,
-        `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync} so the mirror's server takes the port back.`,
-        kill,
-        { detail: detail, evidence },
-      );
-    }
-    const mine = listeners.find((l) => isFromMirror(l, worktree));
-    if (!mine) {
-      return warn(
-        `cannot tell which process listens on port ${ctx.config.port} (its owner is hidden from this user)`,
-        `Check with: lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`,
-        `lsof -nP -iTCP:${ctx.config.port} -sTCP:LISTEN`,
+        `the live dev server (slot ${s.slot}) is ${s.phase}${s.lastError ? `: ${s.lastError}` : ''}${s.restarts ? `; restarted ${s.restarts} times` : ''}`,
+        `Read ${logs}; the agent restarts it with a growing pause, and a fix pushed to main is served once it passes the gate.`,
+        logs,
         { evidence },
       );
     }
-    return ok(`pid ${mine.pid} (${mine.command?.slice(0, 60) ?? '?'}) runs from the mirror`, { evidence });
+    const cwd = await getProcessCwd(s.pid);
+    const own = await getTreeListeners(s.pid);
+    evidence.push(
+      `cwd ${cwd ?? '?'}`,
+      `listens on ${own.map((l) => `${l.address}:${l.port}`).join(', ') || '(unknown)'}`,
+    );
+    if (cwd && !isInside(cwd, ctx.paths.slots[s.slot])) {
+      return fail(`the live dev server (pid ${s.pid}) runs in ${cwd}, not in slot ${s.slot}`, `Run ${sync}.`, sync, {
+        evidence,
+      });
+    }
+    if (own.length && !own.some((l) => l.port === s.port)) {
+      return fail(
+        `the live dev server listens on ${own.map((l) => l.port).join(', ')}, not on ${s.port} where it was told`,
+        `Run ${sync}.`,
+        sync,
+        { evidence },
+      );
+    }
+    const restarts = s.restarts ? `; restarted ${s.restarts} times after crashes` : '';
+    return ok(`pid ${s.pid} in slot ${s.slot} serves ${(s.sha ?? '').slice(0, 7)} on 127.0.0.1:${s.port}${restarts}`, {
+      evidence,
+    });
   },
 };
 
