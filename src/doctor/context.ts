@@ -17,7 +17,7 @@ import type { NodeInstall } from '../runtime/choose.js';
 import { getJobSpecs, loadBackend, type JobSpec, type ServiceBackend, type ServiceStatus } from '../service/index.js';
 
 import { readInstalledJobs, type InstalledJobs } from './installed.js';
-import { getAgentStatus } from '../run/control-client.js';
+import { getAgentStatus } from '../run/status-client.js';
 import type { AgentStatus } from '../run/protocol.js';
 import type { Slot } from '../site/paths.js';
 

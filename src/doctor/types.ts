@@ -14,6 +14,7 @@ export const CHECK_IDS = [
   'service',
   'server-port',
   'server-process',
+  'framework',
   'http',
   'last-sync',
   'paths',

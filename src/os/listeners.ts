@@ -4,7 +4,7 @@
  * elsewhere (macOS) we ask lsof and ps through proc.run.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, isIP as netIsIP, type AddressInfo } from 'node:net';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { run } from './exec.js';
 
@@ -343,4 +343,9 @@ export async function getTreeListeners(root: number): Promise<OwnListener[]> {
     ...parseProcNetTcp(readText('/proc/net/tcp6') ?? '', true),
   ];
   return sockets.filter((s) => inodes.has(s.inode)).map((s) => ({ address: s.address, port: s.port }));
+}
+
+/** 4 or 6 for an IP literal, 0 for anything else (a name such as localhost). */
+export function isIP(text: string): number {
+  return netIsIP(text);
 }

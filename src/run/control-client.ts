@@ -6,23 +6,9 @@ import type { Site } from '../site/config.js';
 import type { Slot } from '../site/paths.js';
 import { requestUnixJson } from '../os/http.js';
 import { OpsError } from '../errors.js';
-import type { AgentStatus, GateResult } from './protocol.js';
+import type { GateResult } from './protocol.js';
 
-/** The agent's status, or null when no agent answers on the socket. */
-export async function getAgentStatus(site: Site, probe = false, timeoutMs = 5000): Promise<AgentStatus | null> {
-  try {
-    const r = await requestUnixJson(
-      site.paths.controlSocket,
-      'GET',
-      `/status${probe ? '?probe=1' : ''}`,
-      undefined,
-      timeoutMs,
-    );
-    return r.status === 200 ? (r.body as AgentStatus) : null;
-  } catch {
-    return null;
-  }
-}
+export { getAgentStatus } from './status-client.js';
 
 async function post<T>(site: Site, path: string, body: unknown, timeoutMs: number): Promise<T> {
   try {

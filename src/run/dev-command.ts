@@ -5,7 +5,7 @@
  */
 import type { NodeInstall } from '../runtime/choose.js';
 import { getNpmCommand, getPinnedPath } from '../runtime/deps.js';
-import { getDevCommand, renderCustomCommand } from './frameworks.js';
+import { getDevCommand, renderCustomCommand, suggestCommand } from './frameworks.js';
 
 export interface DevCommand {
   file: string;
@@ -13,6 +13,8 @@ export interface DevCommand {
   /** As a person would type it, for the log and the status page. */
   display: string;
   framework: string | null;
+  /** The --command that would put this dev server where it is told, should it listen elsewhere. */
+  suggestion: string;
   env: Record<string, string>;
 }
 
@@ -61,7 +63,11 @@ export function buildDevCommand(
   const env = getDevEnv(baseEnv, node, host, port);
   if (template !== 'auto') {
     const line = renderCustomCommand(template, host, port);
-    return { ok: true, command: { file: '/bin/sh', args: ['-c', line], display: line, framework: null, env } };
+    const suggestion = suggestCommand(null, 'dev');
+    return {
+      ok: true,
+      command: { file: '/bin/sh', args: ['-c', line], display: line, framework: null, suggestion, env },
+    };
   }
   const dev = getDevCommand(parsePackage(packageJsonText), host, port);
   if (!dev) {
@@ -70,6 +76,13 @@ export function buildDevCommand(
   const [, ...args] = dev.argv;
   return {
     ok: true,
-    command: { file: getNpmCommand(node), args, display: dev.display, framework: dev.framework?.title ?? null, env },
+    command: {
+      file: getNpmCommand(node),
+      args,
+      display: dev.display,
+      framework: dev.framework?.title ?? null,
+      suggestion: suggestCommand(dev.framework, dev.script),
+      env,
+    },
   };
 }

@@ -22,6 +22,8 @@ export interface SlotState {
   /** How many times the agent restarted it after a crash since it was last started on purpose. */
   restarts: number;
   lastError: string | null;
+  /** Whose fault lastError is. */
+  lastBlame: Blame | null;
   /** The command as a person would type it (never the environment). */
   command: string | null;
   framework: string | null;

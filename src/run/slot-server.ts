@@ -11,21 +11,17 @@ import { startChild, type Child, type ChildExit } from '../os/child.js';
 import { sleep } from '../os/exec.js';
 import { getMirrorHead } from '../os/git.js';
 import { readTextOrNull } from '../os/fs.js';
-import { probeHttp, isHealthyStatus } from '../os/http.js';
+import { probeHttp } from '../os/http.js';
 import { getFreePort, getTreeListeners } from '../os/listeners.js';
 import { readDepsStamp } from '../runtime/deps.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
 import { describeWithFix } from '../errors.js';
 import { buildDevCommand } from './dev-command.js';
-import { suggestCommand } from './frameworks.js';
+import { judgeGate } from './gate.js';
 import type { Blame, GateResult, SlotPhase, SlotState } from './protocol.js';
 
 const INNER_HOST = '127.0.0.1';
 const TAIL_LINES = 40;
-/** A server that answers ≥ 500 for this long is a broken page, not one still compiling. */
-const ERROR_GRACE_MS = 5000;
-/** Listening elsewhere for this long (never on its own port) is a server on the wrong port. */
-const ELSEWHERE_GRACE_MS = 1500;
 
 export interface SlotEvents {
   line(slot: Slot, sha: string | null, line: string): void;
@@ -38,9 +34,11 @@ export class SlotServer {
   port: number | null = null;
   startedAt: string | null = null;
   lastError: string | null = null;
+  lastBlame: Blame | null = null;
   restarts = 0;
   command: string | null = null;
   framework: string | null = null;
+  private suggestion = '';
   readonly tail: string[] = [];
   private child: Child | null = null;
   private stopping = false;
@@ -59,8 +57,8 @@ export class SlotServer {
   }
 
   state(): SlotState {
-    const { slot, phase, sha, port, startedAt, restarts, lastError, command, framework } = this;
-    return { slot, phase, sha, port, pid: this.pid, startedAt, restarts, lastError, command, framework };
+    const { slot, phase, sha, port, startedAt, restarts, lastError, lastBlame, command, framework } = this;
+    return { slot, phase, sha, port, pid: this.pid, startedAt, restarts, lastError, lastBlame, command, framework };
   }
 
   private note(line: string): void {
@@ -73,6 +71,7 @@ export class SlotServer {
   private fail(reason: string, blame: Blame): GateResult {
     this.phase = 'failed';
     this.lastError = reason;
+    this.lastBlame = blame;
     return { ok: false, reason, blame, sha: this.sha, port: this.port };
   }
 
@@ -83,6 +82,7 @@ export class SlotServer {
     const { config } = this.site();
     this.phase = 'starting';
     this.lastError = null;
+    this.lastBlame = null;
     this.tail.length = 0;
     const head = (await getMirrorHead(this.dir)).head;
     this.sha = head;
@@ -103,6 +103,7 @@ export class SlotServer {
     const { command } = built;
     this.command = command.display;
     this.framework = command.framework;
+    this.suggestion = command.suggestion;
     this.startedAt = formatLocalTime();
     this.note(`[localhost-ops] starting "${command.display}" on ${INNER_HOST}:${this.port} under Node ${node.version}`);
     this.stopping = false;
@@ -134,63 +135,42 @@ export class SlotServer {
   private async gate(child: Child, exited: () => ChildExit | null, generation: number): Promise<GateResult> {
     const { config } = this.site();
     const port = this.port as number;
-    const timeoutMs = config.healthTimeout * 1000;
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + config.healthTimeout * 1000;
+    const settings = {
+      healthPath: config.healthPath,
+      healthTimeoutS: config.healthTimeout,
+      suggestion: this.suggestion,
+    };
     let erroringSince: number | null = null;
     let elsewhereSince: number | null = null;
     for (;;) {
       if (generation !== this.generation) return this.fail('stopped before it answered', 'environment');
       const exit = exited();
-      if (exit) {
-        const last = this.tail
-          .filter((l) => !l.startsWith('[localhost-ops]'))
-          .slice(-3)
-          .join(' | ');
-        return this.fail(
-          `the dev server exited with ${describeExit(exit)} before it answered${last ? `: ${last}` : ''}`,
-          'commit',
-        );
-      }
-      const left = deadline - Date.now();
       // The gate request is a real page view: it also warms the page for the first visitor.
-      const probe = await probeHttp(INNER_HOST, port, config.healthPath, Math.max(200, Math.min(5000, left)));
-      const own = await getTreeListeners(child.pid);
-      const onPort = own.some((l) => l.port === port);
-      if (probe.status !== null && !onPort && own.length > 0) {
-        return this.fail(`another program answers on the inner port ${port}`, 'environment');
-      }
-      if (isHealthyStatus(probe.status) && (onPort || own.length === 0)) {
-        // own.length 0 with an answer: the OS would not say who listens (lsof missing); trust the answer.
-        return {
-          ok: true,
-          reason: `answered ${probe.status} on ${INNER_HOST}:${port}`,
-          blame: null,
-          sha: this.sha,
+      const probe = exit
+        ? { status: null, error: null }
+        : await probeHttp(INNER_HOST, port, config.healthPath, Math.max(200, Math.min(5000, deadline - Date.now())));
+      const ownPorts = exit ? [] : (await getTreeListeners(child.pid)).map((l) => l.port);
+      const now = Date.now();
+      erroringSince = probe.status !== null && probe.status >= 500 ? (erroringSince ?? now) : null;
+      elsewhereSince =
+        probe.status === null && ownPorts.length && !ownPorts.includes(port) ? (elsewhereSince ?? now) : null;
+      const verdict = judgeGate(
+        {
           port,
-        };
-      }
-      if (probe.status !== null) {
-        erroringSince ??= Date.now();
-        if (Date.now() - erroringSince >= ERROR_GRACE_MS) {
-          return this.fail(`${config.healthPath} answered ${probe.status}`, 'commit');
-        }
-      } else if (!onPort && own.length > 0) {
-        elsewhereSince ??= Date.now();
-        if (Date.now() - elsewhereSince >= ELSEWHERE_GRACE_MS) {
-          const where = own.map((l) => `${l.address}:${l.port}`).join(', ');
-          const fix = suggestCommand(null, 'dev');
-          return this.fail(
-            `the dev server listens on ${where}, not on ${INNER_HOST}:${port} where it was told to; install it with --command '${fix}' (or the flags your dev server takes)`,
-            'command',
-          );
-        }
-      } else {
-        elsewhereSince = null;
-      }
-      if (Date.now() >= deadline) {
-        const what = probe.status === null ? `did not answer (${probe.error})` : `answered ${probe.status}`;
-        return this.fail(`${config.healthPath} ${what} within ${config.healthTimeout} s`, 'commit');
-      }
+          exit: exit ? describeExit(exit) : null,
+          tail: this.tail.filter((l) => !l.startsWith('[localhost-ops]')),
+          status: probe.status,
+          probeError: probe.error,
+          ownPorts,
+          erroringMs: erroringSince === null ? null : now - erroringSince,
+          elsewhereMs: elsewhereSince === null ? null : now - elsewhereSince,
+          pastDeadline: now >= deadline,
+        },
+        settings,
+      );
+      if (verdict.kind === 'pass') return { ok: true, reason: verdict.reason, blame: null, sha: this.sha, port };
+      if (verdict.kind === 'fail') return this.fail(verdict.reason, verdict.blame);
       await sleep(probe.status === null ? 150 : 400);
     }
   }

@@ -1,5 +1,5 @@
 /** A site's config.json: what install was told, validated and resolved to absolute paths. */
-import { isIP } from 'node:net';
+import { isIP } from '../os/listeners.js';
 import { resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { NAME_RE, getDefaultName, type SitePaths } from './paths.js';

@@ -97,8 +97,8 @@ export const RULES: Rule[] = [
   commandRow('manage', "manage's small commands may use sync and run", ['src/sync/', 'src/run/']),
   commandRow(
     'doctor',
-    'doctor reads state and asks backends but drives nothing: of run/ only its read-only helpers (health, the protocol data), never install/, sync/ or manage/',
-    ['src/run/health.ts', 'src/run/protocol.ts'],
+    "doctor reads state and asks backends but drives nothing: of run/ only its read-only helpers (health, the protocol data, the agent's status), never install/, sync/ or manage/",
+    ['src/run/health.ts', 'src/run/protocol.ts', 'src/run/status-client.ts'],
   ),
   commandRow('demo', 'demo drives sync, run and manage (it installs through the command line, not install/)', [
     'src/sync/',

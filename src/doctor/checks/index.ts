@@ -1,8 +1,8 @@
-/** The thirteen checks, in the order the report shows them (DESIGN §6). */
+/** The checks, in the order the report shows them (DESIGN §6). */
 import type { Check } from '../types.js';
 import { aligned, canonical, slots, worktreeClean } from './repo.js';
 import { dependencies, node } from './runtime.js';
-import { http, serverPort, serverProcess, service } from './server.js';
+import { framework, http, serverPort, serverProcess, service } from './server.js';
 import { lastSync, paths } from './state.js';
 import { logs } from './logs.js';
 
@@ -16,6 +16,7 @@ export const CHECKS: Check[] = [
   service,
   serverPort,
   serverProcess,
+  framework,
   http,
   lastSync,
   paths,

@@ -8,7 +8,7 @@ import type { JobKind } from '../../service/jobs.js';
 import { getLingering } from '../../service/index.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { diffDefinitions } from '../installed.js';
-import { fail, ok, warn, type Check } from '../types.js';
+import { fail, ok, skip, warn, type Check } from '../types.js';
 
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
 export const HTTP_TIMEOUT_MS = 5000;
@@ -221,6 +221,37 @@ export const serverProcess: Check = {
     return ok(`pid ${s.pid} in slot ${s.slot} serves ${(s.sha ?? '').slice(0, 7)} on 127.0.0.1:${s.port}${restarts}`, {
       evidence,
     });
+  },
+};
+
+export const framework: Check = {
+  id: 'framework',
+  title: 'Dev server command',
+  dependsOn: ['server-port'],
+  async run(ctx) {
+    const agent = await ctx.agent();
+    const install = installCommand(ctx.config);
+    if (!agent) return skip('skipped: the server agent does not answer');
+    const slots = [agent.live, agent.live === 'a' ? 'b' : 'a'].filter((s): s is 'a' | 'b' => s !== null);
+    const evidence = slots.map((s) => {
+      const st = agent.slots[s];
+      return `slot ${s}: ${st.framework ?? 'no framework detected'}: ${st.command ?? '(not started)'}${st.lastError ? `; last error: ${st.lastError}` : ''}`;
+    });
+    const wrong = slots.map((s) => agent.slots[s]).find((st) => st.lastBlame === 'command');
+    if (wrong) {
+      return fail(
+        `the dev server command does not fit this site: ${wrong.lastError}`,
+        `Re-install with the --command it names (now "${ctx.config.command}"): start from ${install}.`,
+        install,
+        { evidence },
+      );
+    }
+    const live = agent.live ? agent.slots[agent.live] : null;
+    if (!live?.command) return skip('skipped: no dev server has been started yet', { evidence });
+    const what =
+      live.framework ??
+      (ctx.config.command === 'auto' ? 'no framework detected: HOST and PORT in its environment' : 'your --command');
+    return ok(`${what}: ${live.command}`, { evidence });
   },
 };
 

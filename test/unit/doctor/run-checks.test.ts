@@ -72,7 +72,7 @@ units('independent checks run concurrently; a crashing check is a failure, not a
 
 units('every declared dependency exists and none is circular', () => {
   const ids = new Set(CHECKS.map((c) => c.id));
-  assert.is(ids.size, 13);
+  assert.is(ids.size, 14);
   const visit = (id: CheckId, path: CheckId[]): void => {
     assert.not.ok(path.includes(id), `cycle: ${[...path, id].join(' → ')}`);
     const c = CHECKS.find((x) => x.id === id);

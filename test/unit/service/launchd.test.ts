@@ -11,10 +11,12 @@ const render = suite('launchd: rendering');
 render('sync and server agents carry their own keys, in the template order', () => {
   const [sync, server] = getJobSpecs(siteFor('/tmp/x', 'site', 120));
   const s = renderAgent(sync, parseTemplate(readTemplate('sync')));
-  assert.is(s.StartInterval, 120);
+  // The sync agent is resident (sync --watch keeps its own interval): launchd keeps it alive.
+  assert.not.ok('StartInterval' in s);
+  assert.is(s.KeepAlive, true);
+  assert.equal((s.ProgramArguments as string[]).slice(2), ['sync', '--watch', '--name', 'site']);
   assert.is(s.ProcessType, 'Background');
   assert.is(s.RunAtLoad, true);
-  assert.not.ok('KeepAlive' in s);
   assert.is(Object.keys(s)[0], 'Label');
   const v = renderAgent(server, parseTemplate(readTemplate('server')));
   assert.equal(v.KeepAlive, { SuccessfulExit: false });

@@ -1,0 +1,76 @@
+/**
+ * The health gate's verdict on one look at a starting dev server (DESIGN §3 step 10). Pure:
+ * the caller probes, lists where the server's own process tree listens, keeps the clocks,
+ * and asks this what the look means. Tested with tables.
+ */
+import type { Blame } from './protocol.js';
+
+/** A server that answers ≥ 500 for this long is a broken page, not one still compiling. */
+export const ERROR_GRACE_MS = 5000;
+/** Listening elsewhere for this long (never on its own port) is a server on the wrong port. */
+export const ELSEWHERE_GRACE_MS = 1500;
+
+export interface GateLook {
+  /** The inner port the server was given. */
+  port: number;
+  /** How the server's process ended, when it did. */
+  exit: string | null;
+  /** The server's last output lines, for an exit's reason. */
+  tail: string[];
+  status: number | null;
+  probeError: string | null;
+  /** Ports the started process and its descendants listen on; empty when the OS would not say. */
+  ownPorts: number[];
+  /** How long it has answered ≥ 500 / listened only elsewhere (0 on the first such look). */
+  erroringMs: number | null;
+  elsewhereMs: number | null;
+  pastDeadline: boolean;
+}
+
+export interface GateSettings {
+  healthPath: string;
+  healthTimeoutS: number;
+  /** The --command that would put this server where it is told. */
+  suggestion: string;
+}
+
+export type GateVerdict =
+  { kind: 'pass'; reason: string } | { kind: 'fail'; blame: Blame; reason: string } | { kind: 'wait' };
+
+export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
+  const where = `127.0.0.1:${look.port}`;
+  if (look.exit) {
+    const last = look.tail.slice(-3).join(' | ');
+    return {
+      kind: 'fail',
+      blame: 'commit',
+      reason: `the dev server exited with ${look.exit} before it answered${last ? `: ${last}` : ''}`,
+    };
+  }
+  const onPort = look.ownPorts.includes(look.port);
+  const known = look.ownPorts.length > 0;
+  if (look.status !== null && known && !onPort) {
+    // Someone answers on our port, but not the process we started: never trust it.
+    return { kind: 'fail', blame: 'environment', reason: `another program answers on the inner port ${look.port}` };
+  }
+  if (look.status !== null && look.status < 500) {
+    // An answer with no listener known: the OS would not say who listens (lsof missing); trust it.
+    return { kind: 'pass', reason: `answered ${look.status} on ${where}` };
+  }
+  if (look.status !== null && (look.erroringMs ?? 0) >= ERROR_GRACE_MS) {
+    return { kind: 'fail', blame: 'commit', reason: `${s.healthPath} answered ${look.status}` };
+  }
+  if (look.status === null && known && !onPort && (look.elsewhereMs ?? 0) >= ELSEWHERE_GRACE_MS) {
+    const ports = look.ownPorts.join(', ');
+    return {
+      kind: 'fail',
+      blame: 'command',
+      reason: `the dev server listens on port ${ports}, not on ${where} where it was told to; pass its host and port flags with --command '${s.suggestion}' (or the flags your dev server takes)`,
+    };
+  }
+  if (look.pastDeadline) {
+    const what = look.status === null ? `did not answer (${look.probeError})` : `answered ${look.status}`;
+    return { kind: 'fail', blame: 'commit', reason: `${s.healthPath} ${what} within ${s.healthTimeoutS} s` };
+  }
+  return { kind: 'wait' };
+}
