@@ -37,6 +37,12 @@ export interface SiteConfig {
   jobs?: JobContext;
   /** Set by uninstall (without --purge): the site stays on disk, but nothing may start its server. */
   uninstalled?: true;
+  /** Set by `pause`: the sync agent follows main no more; the live slot keeps serving. */
+  paused?: boolean;
+  /** false after `install --no-notify`: no desktop notification when main is held back or recovers. */
+  notify?: boolean;
+  /** `install --metrics-dir`: where every sync writes localhost_ops_<name>.prom. */
+  metricsDir?: string;
 }
 
 /** What the jobs run with, as install recorded it (service/jobs.ts getJobContext). */
@@ -57,7 +63,8 @@ export interface Site {
 
 /** Raw install flags as yargs hands them over (strings and numbers not yet trusted). */
 export interface InstallFlags {
-  repo: string;
+  /** Left out on a re-install with --name: the installed repo. */
+  repo?: string;
   name?: string;
   port?: unknown;
   host?: string;
@@ -71,6 +78,10 @@ export interface InstallFlags {
   healthTimeout?: unknown;
   restart?: string;
   allowRemote?: boolean;
+  /** false: --no-notify. */
+  notify?: boolean;
+  /** --metrics-dir DIR; "" or "none" turns metrics off again. */
+  metricsDir?: string;
 }
 
 export function verifyName(name: string): string {
@@ -154,6 +165,7 @@ export function parseInstallFlags(flags: InstallFlags, platform = process.platfo
       "Pass --command 'npm run dev -- --host {host} --port {port}' (with your dev server's flags), or --command auto.",
     );
   }
+  const metricsDir = flags.metricsDir && flags.metricsDir !== 'none' ? resolve(flags.metricsDir) : null;
   return {
     schemaVersion: 1,
     name,
@@ -164,12 +176,15 @@ export function parseInstallFlags(flags: InstallFlags, platform = process.platfo
     port: toInt(flags.port ?? 4321, 'port', 1, 65535),
     interval: toInt(flags.interval ?? 60, 'interval', 10, 86400, ' seconds'),
     command,
-    node: flags.node ? resolve(flags.node) : null,
+    node: flags.node && flags.node !== 'auto' ? resolve(flags.node) : null,
     service: service === 'auto' ? pickService(platform, systemdUser) : service,
     healthPath,
     healthTimeout: toInt(flags.healthTimeout ?? 60, 'health-timeout', 1, 3600, ' seconds'),
     restart: 'always',
     allowRemote,
+    // Written only when not the default, so that a config from before these flags reads the same.
+    ...(flags.notify === false ? { notify: false } : {}),
+    ...(metricsDir ? { metricsDir } : {}),
   };
 }
 
@@ -205,4 +220,57 @@ export function isServerAffected(before: SiteConfig, after: SiteConfig): boolean
     before.healthTimeout !== after.healthTimeout ||
     before.allowRemote !== after.allowRemote
   );
+}
+
+/**
+ * install run again for an installed site (DESIGN §1): every flag left out keeps its
+ * installed value. Pure: `installed` is the config read back before anything is written.
+ */
+export function mergeInstallFlags(flags: InstallFlags, installed: SiteConfig | null): InstallFlags {
+  if (!installed) return flags;
+  return {
+    repo: flags.repo || installed.repo,
+    name: flags.name ?? installed.name,
+    port: flags.port ?? installed.port,
+    host: flags.host ?? installed.host,
+    remote: flags.remote ?? installed.remote,
+    branch: flags.branch ?? installed.branch,
+    interval: flags.interval ?? installed.interval,
+    command: flags.command ?? installed.command,
+    node: flags.node ?? installed.node ?? undefined,
+    service: flags.service ?? installed.service,
+    healthPath: flags.healthPath ?? installed.healthPath,
+    healthTimeout: flags.healthTimeout ?? installed.healthTimeout,
+    restart: flags.restart ?? installed.restart,
+    allowRemote: flags.allowRemote ?? installed.allowRemote,
+    notify: flags.notify ?? installed.notify,
+    metricsDir: flags.metricsDir ?? installed.metricsDir,
+  };
+}
+
+/** What a new config keeps from the installed one that no flag sets: a pause. */
+export function carryInstalledState(config: SiteConfig, installed: SiteConfig | null): SiteConfig {
+  return installed?.paused ? { ...config, paused: true } : config;
+}
+
+/** The install flags whose value differs, as `--port 4321 → 4400` (DESIGN §1: the summary says what changed). Pure. */
+export function describeConfigChanges(before: SiteConfig, after: SiteConfig): string[] {
+  const onOff = (b: boolean | undefined) => (b === false ? 'off' : 'on');
+  const rows: [string, string, string][] = [
+    ['repo', before.repo, after.repo],
+    ['port', String(before.port), String(after.port)],
+    ['host', before.host, after.host],
+    ['remote', before.remote, after.remote],
+    ['branch', before.branch, after.branch],
+    ['interval', String(before.interval), String(after.interval)],
+    ['command', before.command, after.command],
+    ['node', before.node ?? 'auto', after.node ?? 'auto'],
+    ['service', before.service, after.service],
+    ['health-path', before.healthPath, after.healthPath],
+    ['health-timeout', String(before.healthTimeout), String(after.healthTimeout)],
+    ['allow-remote', onOff(before.allowRemote), onOff(after.allowRemote)],
+    ['notify', onOff(before.notify), onOff(after.notify)],
+    ['metrics-dir', before.metricsDir ?? 'none', after.metricsDir ?? 'none'],
+  ];
+  return rows.filter(([, a, b]) => a !== b).map(([flag, a, b]) => `--${flag} ${a} → ${b}`);
 }

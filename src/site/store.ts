@@ -20,6 +20,14 @@ export function listSiteNames(opsHome = getOpsHome()): string[] {
   return entries.filter((n) => NAME_RE.test(n) && existsSync(getSitePaths(n, opsHome).config)).sort();
 }
 
+/** The sites whose jobs are installed: an uninstalled site (kept on disk) does not count for name resolution. */
+export function listInstalledSiteNames(): string[] {
+  return listSiteNames().filter((n) => {
+    const config = readSiteConfigOrNull(n);
+    return config === null || config.uninstalled !== true;
+  });
+}
+
 /** The installed config, or null when there is none or it cannot be read. */
 export function readSiteConfigOrNull(name: string): SiteConfig | null {
   try {
@@ -62,7 +70,10 @@ export function readSiteConfig(name: string): SiteConfig {
     typeof data.command === 'string' &&
     typeof data.service === 'string' &&
     typeof data.healthPath === 'string' &&
-    typeof data.healthTimeout === 'number';
+    typeof data.healthTimeout === 'number' &&
+    (data.paused === undefined || typeof data.paused === 'boolean') &&
+    (data.notify === undefined || typeof data.notify === 'boolean') &&
+    (data.metricsDir === undefined || typeof data.metricsDir === 'string');
   if (!ok) throw new UserError(`${tildify(paths.config)} is missing fields or has values of the wrong type.`, fix);
   return upgradeConfig(data as SiteConfig);
 }
@@ -84,7 +95,7 @@ export function resolveSite(name?: string): Site {
     verifyName(name);
     return { name, config: readSiteConfig(name), paths: getSitePaths(name) };
   }
-  const names = listSiteNames();
+  const names = listInstalledSiteNames();
   if (names.length === 0) {
     throw new UserError('No site is installed yet.', 'Run localhost-ops install --repo DIR first.');
   }
