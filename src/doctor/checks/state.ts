@@ -50,6 +50,16 @@ export const lastSync: Check = {
         { detail, evidence },
       );
     }
+    if (ctx.config.paused) {
+      // Paused on purpose: the age of the last sync says nothing is wrong (DESIGN §11).
+      const resume = `localhost-ops resume --name ${ctx.config.name}`;
+      return warn(
+        `paused: following ${ctx.config.branch} no more; the live slot keeps serving ${short(rec.sha)} (last sync ${rec.status} ${when})`,
+        `Run ${resume} to follow ${ctx.config.branch} again.`,
+        resume,
+        { detail, evidence },
+      );
+    }
     const limit = 3 * ctx.config.interval * 1000;
     if (age > limit) {
       const install = installCommand(ctx.config);
