@@ -40,6 +40,14 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
     'health-timeout': { type: 'string', describe: 'seconds the server gets to answer after a restart (default 60)' },
     restart: { type: 'string', describe: 'when to restart the server after an update: always (default)' },
     'allow-remote': { type: 'boolean', describe: 'allow a --host that is not loopback' },
+    notify: {
+      type: 'boolean',
+      describe: 'a desktop notification when main is held back and when it recovers (--no-notify turns them off)',
+    },
+    'metrics-dir': {
+      type: 'string',
+      describe: 'write localhost_ops_<name>.prom there after each sync (default $LOCALHOST_OPS_METRICS_DIR; none: off)',
+    },
   },
   sync: {
     name: NAME,
@@ -54,6 +62,20 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
     network: { type: 'boolean', describe: 'check the remote (--no-network skips it)', default: true },
     verbose: { type: 'boolean', alias: 'v', describe: "show each check's evidence" },
   },
+  status: {
+    json: { type: 'boolean', describe: 'print every site as one JSON document' },
+  },
+  logs: {
+    name: NAME,
+    sync: { type: 'boolean', describe: "only the sync's log" },
+    server: { type: 'boolean', describe: "only the server's log" },
+    lines: { type: 'string', alias: 'n', describe: 'how many lines (default 50)' },
+    follow: { type: 'boolean', alias: 'f', describe: 'keep printing new lines, across rotation' },
+  },
+  restart: { name: NAME },
+  pause: { name: NAME },
+  resume: { name: NAME },
+  open: { name: NAME },
   uninstall: {
     name: NAME,
     purge: { type: 'boolean', describe: "also remove the mirror, its branch and the site's folder" },
@@ -63,32 +85,58 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
 type Argv = Record<string, unknown>;
 
 const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
-  install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a)),
+  install: async (a) => (await import('./install/index.js')).installCommand(toInstallFlags(a), SYNC_HOOKS),
   sync: async (a) =>
     (await import('./sync/index.js')).syncCommand(
       a as { name?: string; force?: boolean; json?: boolean; watch?: boolean },
-      writeDiagnosisOnChange,
+      SYNC_HOOKS,
     ),
   run: async (a) => (await import('./run/index.js')).runCommand(a as { name?: string }),
   doctor: async (a) =>
     (await import('./doctor/index.js')).doctorCommand(
       a as { name?: string; json?: boolean; network?: boolean; verbose?: boolean },
     ),
+  status: async (a) => (await import('./manage/status.js')).statusCommand(a as { json?: boolean }),
+  logs: async (a) =>
+    (await import('./manage/logs.js')).logsCommand(
+      a as { name?: string; sync?: boolean; server?: boolean; lines?: string; follow?: boolean },
+    ),
+  restart: async (a) => (await import('./manage/restart.js')).restartCommand(a as { name?: string }),
+  pause: async (a) => (await import('./manage/pause.js')).pauseCommand(a as { name?: string }),
+  resume: async (a) => (await import('./manage/pause.js')).resumeCommand(a as { name?: string }),
+  open: async (a) => (await import('./manage/open.js')).openCommand(a as { name?: string }),
   uninstall: async (a) =>
     (await import('./manage/uninstall.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
 };
 
+type Site = import('./site/config.js').Site;
+type SyncRecord = import('./site/last-sync.js').SyncRecord;
+
 /**
- * The sync's status-change hook: doctor's diagnosis, loaded only when a status changes.
- * Wired here, above both, so sync/ never imports doctor/ (DESIGN §7).
+ * The sync's status-change hook: doctor's diagnosis, then a desktop notification, each
+ * loaded only when a status changes. Wired here, above both, so sync/ never imports
+ * doctor/ or manage/ (DESIGN §7). Both run even when the first fails.
  */
-export const writeDiagnosisOnChange = async (site: import('./site/config.js').Site): Promise<void> => {
-  await (await import('./doctor/index.js')).writeDiagnosis(site);
+export const writeDiagnosisOnChange = async (site: Site, rec: SyncRecord, prev: SyncRecord | null): Promise<void> => {
+  const results = await Promise.allSettled([
+    (async () => (await import('./doctor/index.js')).writeDiagnosis(site))(),
+    (async () => (await import('./manage/notify.js')).notifyOnChange(site, rec, prev))(),
+  ]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 };
+
+/** After every sync: the metrics file, when a metrics folder is set (DESIGN §11). */
+export const writeMetricsAfterSync = async (site: Site, rec: SyncRecord): Promise<void> => {
+  if (!site.config.metricsDir && !process.env.LOCALHOST_OPS_METRICS_DIR) return;
+  await (await import('./manage/metrics.js')).writeMetrics(site, rec);
+};
+
+const SYNC_HOOKS = { onStatusChange: writeDiagnosisOnChange, afterSync: writeMetricsAfterSync };
 
 function toInstallFlags(a: Argv) {
   return {
-    repo: a.repo as string,
+    repo: a.repo as string | undefined,
     name: a.name as string | undefined,
     port: a.port,
     host: a.host as string | undefined,
@@ -102,6 +150,8 @@ function toInstallFlags(a: Argv) {
     healthTimeout: a['health-timeout'],
     restart: a.restart as string | undefined,
     allowRemote: a['allow-remote'] as boolean | undefined,
+    notify: a.notify as boolean | undefined,
+    metricsDir: a['metrics-dir'] as string | undefined,
   };
 }
 
@@ -146,6 +196,12 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
     sync: 'realign the mirror with main now',
     run: 'run the dev server from the mirror (what the server job executes)',
     doctor: 'say what is wrong and the command that fixes it',
+    status: 'one line per installed site: what it serves, its last sync, its jobs',
+    logs: "the site's last log lines (-f: keep following)",
+    restart: 'restart the dev server through a swap, with no failed request',
+    pause: 'stop following main; the live slot keeps serving',
+    resume: 'follow main again, syncing at once',
+    open: "open the site's URL in the browser",
     uninstall: 'stop and remove the jobs (--purge: also the mirror)',
   };
   for (const [command, options] of Object.entries(OPTIONS)) {
@@ -173,6 +229,8 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
     .example('$0 doctor', 'what is wrong, and the command that fixes it')
     .example('$0 sync', 'realign with main now')
     .example('$0 sync --json', 'the same, as one JSON object')
+    .example('$0 status', 'every site: what it serves and how its last sync went')
+    .example('$0 logs -f --name site', "follow a site's sync and server logs")
     .example('$0 uninstall --purge', 'remove the jobs and the mirror');
   await y.parseAsync();
   return chosen;
@@ -189,13 +247,30 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
+/**
+ * A closed stdout (`| head -1`) ends the command quietly: no EPIPE stack trace, and nothing
+ * more is written. The exit code is what the command had decided so far.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+endQuietlyOnClosedPipe(process.stdout);
+endQuietlyOnClosedPipe(process.stderr);
+
+const ARGS = process.argv.slice(2);
+
+main(ARGS).then(
   (code) => {
     process.exitCode = code;
   },
   (err: unknown) => {
     if (err instanceof CliError) {
       process.stderr.write(`localhost-ops: ${err.message}${err.fix ? ` ${err.fix}` : ''}\n`);
+      // --json promises one document on stdout, a refusal included (DESIGN §1).
+      if (ARGS.includes('--json')) process.stdout.write(JSON.stringify({ error: err.message, fix: err.fix }) + '\n');
       process.exitCode = err.exitCode;
       return;
     }

@@ -1,16 +1,29 @@
 /**
  * `install`: validate everything, write the config, prepare the mirror with a first sync,
- * install and start the two jobs, and say where to look. Run again with the same flags it
- * changes nothing and restarts nothing.
+ * install and start the two jobs, and say where to look. Run again for an installed site it
+ * remembers: every flag left out keeps its installed value, the summary says what changed,
+ * and with nothing changed it restarts nothing.
  */
-import { isServerAffected, parseInstallFlags, type InstallFlags, type Site } from '../site/config.js';
-import { readSiteConfigOrNull, writeSiteConfig } from '../site/store.js';
-import { getSitePaths, tildify } from '../site/paths.js';
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
+import {
+  carryInstalledState,
+  describeConfigChanges,
+  isServerAffected,
+  mergeInstallFlags,
+  parseInstallFlags,
+  type InstallFlags,
+  type Site,
+  type SiteConfig,
+} from '../site/config.js';
+import { listSiteNames, readSiteConfigOrNull, writeSiteConfig } from '../site/store.js';
+import { NAME_RE, getDefaultName, getSitePaths, tildify } from '../site/paths.js';
 import { ensureDir } from '../os/fs.js';
 import { acquireLock } from '../os/lock.js';
 import { appendLogLine } from '../os/log.js';
 import { performSync } from '../sync/execute.js';
-import { short, getExitCodeFor } from '../site/last-sync.js';
+import { short, getExitCodeFor, readSyncRecord, type SyncRecord } from '../site/last-sync.js';
+import { runAfterSync, type SyncHooks } from '../sync/watch.js';
 import { getJobContext, getJobSpecs, loadBackend, probeSystemdUser, type JobSpec } from '../service/index.js';
 import { formatUrl } from '../os/http.js';
 import { createProgress } from '../ui/progress.js';
@@ -25,10 +38,45 @@ import {
   verifyService,
 } from './validate.js';
 
-export async function installCommand(flags: InstallFlags): Promise<number> {
+function isSameRepo(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return real(a) === real(b);
+}
+
+/**
+ * The installed site this install is run again for, if any: --name's, else the one named
+ * after the repo's folder, else the only site installed from that repo.
+ */
+export function findInstalled(flags: InstallFlags): SiteConfig | null {
+  if (flags.name !== undefined) return NAME_RE.test(flags.name) ? readSiteConfigOrNull(flags.name) : null;
+  if (!flags.repo) return null;
+  const repo = flags.repo;
+  const byFolder = getDefaultName(resolve(repo));
+  const named = NAME_RE.test(byFolder) ? readSiteConfigOrNull(byFolder) : null;
+  if (named && isSameRepo(named.repo, repo)) return named;
+  const same = listSiteNames()
+    .map((n) => readSiteConfigOrNull(n))
+    .filter((c): c is SiteConfig => c !== null && isSameRepo(c.repo, repo));
+  return same.length === 1 ? same[0] : null;
+}
+
+export async function installCommand(given: InstallFlags, hooks: SyncHooks = {}): Promise<number> {
+  // Run again for an installed site, every flag left out keeps its installed value.
+  const installed = findInstalled(given);
+  const flags = mergeInstallFlags(given, installed);
+  if (flags.metricsDir === undefined && process.env.LOCALHOST_OPS_METRICS_DIR) {
+    // Recorded, so the jobs (which do not inherit this shell's environment) write metrics too.
+    flags.metricsDir = process.env.LOCALHOST_OPS_METRICS_DIR;
+  }
   // systemd only where a user manager answers (DESIGN §4); asked once, before anything is decided.
   const systemd = process.platform === 'linux' ? await probeSystemdUser() : null;
-  let config = parseInstallFlags(flags, process.platform, systemd?.available === true);
+  let config = carryInstalledState(parseInstallFlags(flags, process.platform, systemd?.available === true), installed);
   const progress = await createProgress('checking the repository');
   try {
     verifyService(config, systemd);
@@ -56,10 +104,11 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
     // Hold the lock through the job start and the first sync, so the sync job's own first
     // run waits and then finds everything in place (a noop) rather than racing us.
     const lock = await acquireLock(paths.lock);
-    let rec;
+    let rec: SyncRecord;
     let touched: string[];
     let verdict: { text: string; exitCode: number };
     const diagnose = async (s: Site) => (await import('../doctor/index.js')).writeDiagnosis(s);
+    const lastRec = readSyncRecord(paths.lastSync);
     try {
       // The server agent first: it holds the port and explains itself while the first
       // main is prepared behind it.
@@ -72,13 +121,19 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
         await backend.restart(site, specs.find((spec) => spec.kind === 'server') as JobSpec);
         touched.push('server');
       }
-      progress.update('preparing main (first sync)');
-      rec = await performSync(site, {
-        force: false,
-        lock,
-        progress: (m) => progress.update(m),
-        onStatusChange: diagnose,
-      });
+      if (config.paused && lastRec) {
+        // Paused: the live slot keeps what it serves; resume follows main again.
+        rec = lastRec;
+      } else {
+        progress.update('preparing main (first sync)');
+        rec = await performSync(site, {
+          force: false,
+          lock,
+          progress: (m) => progress.update(m),
+          onStatusChange: hooks.onStatusChange ?? diagnose,
+        });
+        await runAfterSync(site, rec, hooks);
+      }
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');
       verdict = await (await import('../doctor/index.js')).getInstallVerdict(site);
@@ -86,7 +141,7 @@ export async function installCommand(flags: InstallFlags): Promise<number> {
       lock.release();
     }
     progress.stop();
-    printSummary(site, rec.status, rec.sha, rec.message, touched, changed);
+    printSummary(site, rec.status, rec.sha, rec.message, touched, changed, before);
     process.stdout.write(verdict.text);
     return Math.max(getExitCodeFor(rec.status), verdict.exitCode);
   } finally {
@@ -101,8 +156,11 @@ function printSummary(
   message: string,
   touched: string[],
   configChanged: boolean,
+  before: SiteConfig | null,
 ): void {
   const { config, paths } = site;
+  const changes = before ? describeConfigChanges(before, config) : [];
+  if (before?.uninstalled) changes.unshift('jobs reinstalled after uninstall');
   const url = formatUrl(config.host, config.port, '/');
   const ok = status === 'updated' || status === 'noop';
   const lines = [
@@ -113,6 +171,10 @@ function printSummary(
     `  mirror   ${tildify(paths.worktree)}`,
     `  jobs     ${config.service} backend, sync every ${config.interval} s: ${touched.length ? `(re)started ${touched.join(' and ')}` : 'unchanged'}`,
     `  config   ${tildify(paths.config)} (${configChanged ? 'written' : 'unchanged'})`,
+    ...(before ? [`  changed  ${changes.length ? changes.map((c) => tildify(c)).join(', ') : 'nothing'}`] : []),
+    ...(config.paused
+      ? [`  paused   following ${config.branch} no more: localhost-ops resume --name ${config.name} follows it again`]
+      : []),
     `  state    ${tildify(paths.lastSync)}: ${status}`,
     `  doctor   localhost-ops doctor --name ${config.name}`,
     '',

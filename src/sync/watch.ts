@@ -3,34 +3,52 @@
  * start, then one every interval, and one at once when the canonical repo's
  * <remote>/<branch> moves (a pull, an editor's fetch) or on SIGHUP. A failed sync never
  * ends it; consecutive errors make it wait longer. SIGTERM ends it promptly: an npm ci in
- * flight is ended (that slot's node_modules then count as not installed).
+ * flight is ended (that slot's node_modules then count as not installed). A paused site
+ * (config.json `paused`, re-read before each sync) is not synced, but the agent keeps
+ * running, and a change to config.json (resume, install) wakes it at once.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Site } from '../site/config.js';
 import { resolveSite, verifyInstalled } from '../site/store.js';
 import { appendLogLine } from '../os/log.js';
+import { readTextOrNull } from '../os/fs.js';
 import { readRefFromFiles } from '../os/git.js';
 import { killQuietly } from '../os/exec.js';
 import { describeError } from '../errors.js';
+import type { SyncRecord } from '../site/last-sync.js';
 import { performSync, type StatusChangeHook } from './execute.js';
 import { planNextWait } from './plan.js';
+
+/** Called after every sync, whatever its outcome (the metrics file). */
+export type AfterSyncHook = (site: Site, rec: SyncRecord) => Promise<void>;
+
+/** What the commands hand the sync: it imports neither doctor/ nor manage/ (DESIGN §7). */
+export interface SyncHooks {
+  /** Only when the status differs from the last sync's (diagnosis, notification). */
+  onStatusChange?: StatusChangeHook;
+  afterSync?: AfterSyncHook;
+}
 
 /** Several ref writes (lock, rename, packed-refs) come together; one sync answers them all. */
 const DEBOUNCE_MS = 300;
 /** How long a stop waits for the sync in flight to unwind before the process exits anyway. */
 const STOP_GRACE_MS = 3000;
 
-export async function watchCommand(name: string | undefined, onStatusChange?: StatusChangeHook): Promise<number> {
+export async function watchCommand(name: string | undefined, hooks: SyncHooks = {}): Promise<number> {
   let site = verifyInstalled(resolveSite(name));
+  const { onStatusChange } = hooks;
   const log = (m: string) => appendLogLine(site.paths.syncLog, `[${process.pid}] agent: ${m}`);
   let wake: (() => void) | null = null;
-  let triggered = false;
+  // Set by a trigger; cleared at the top of each round.
+  let triggered: boolean;
   let stopping = false;
   let npmGroup: number | null = null;
   let watchers: FSWatcher[] = [];
   let watchedRef = '';
   let lastSeen: string | null = null;
+  let configWatcher: FSWatcher | null = null;
+  let pausedNoted = false;
 
   const trigger = (why: string) => {
     if (stopping) return;
@@ -71,6 +89,26 @@ export async function watchCommand(name: string | undefined, onStatusChange?: St
     }
   };
 
+  /** config.json replaced (resume, pause, install): re-read it now rather than at the next interval. */
+  let configText = readTextOrNull(site.paths.config);
+  let configDebounce: NodeJS.Timeout | null = null;
+  try {
+    const w = watch(site.paths.dir, { persistent: false }, (_event, file) => {
+      if (file !== 'config.json') return;
+      if (configDebounce) clearTimeout(configDebounce);
+      configDebounce = setTimeout(() => {
+        const text = readTextOrNull(site.paths.config);
+        if (text === configText) return;
+        configText = text;
+        trigger('config.json changed');
+      }, DEBOUNCE_MS);
+    });
+    w.on('error', () => undefined);
+    configWatcher = w;
+  } catch {
+    // The interval still re-reads it.
+  }
+
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
@@ -94,13 +132,23 @@ export async function watchCommand(name: string | undefined, onStatusChange?: St
       // Re-read each time: install may have changed the interval, the branch or the command.
       site = verifyInstalled(resolveSite(site.name));
       watchRefs(site);
-      const rec = await performSync(site, {
-        force: false,
-        onStatusChange,
-        onChild: (pgid) => (npmGroup = pgid),
-      });
-      lastSeen = rec.targetSha || lastSeen;
-      errors = rec.status === 'error' ? errors + 1 : 0;
+      if (site.config.paused) {
+        // Nothing is fetched or prepared; the live slot keeps serving what it serves.
+        if (!pausedNoted) log(`paused: following main no more until localhost-ops resume --name ${site.name}`);
+        pausedNoted = true;
+        errors = 0;
+      } else {
+        if (pausedNoted) log('resumed: following main again');
+        pausedNoted = false;
+        const rec = await performSync(site, {
+          force: false,
+          onStatusChange,
+          onChild: (pgid) => (npmGroup = pgid),
+        });
+        lastSeen = rec.targetSha || lastSeen;
+        errors = rec.status === 'error' ? errors + 1 : 0;
+        await runAfterSync(site, rec, hooks);
+      }
     } catch (err) {
       errors++;
       log(`sync failed to run: ${describeError(err)}`);
@@ -123,5 +171,16 @@ export async function watchCommand(name: string | undefined, onStatusChange?: St
     if (triggered) errors = 0;
   }
   for (const w of watchers) w.close();
+  configWatcher?.close();
   return 0;
+}
+
+/** The afterSync hook (metrics), whose failure never fails the sync: it goes to sync.log. */
+export async function runAfterSync(site: Site, rec: SyncRecord, hooks: SyncHooks): Promise<void> {
+  if (!hooks.afterSync) return;
+  try {
+    await hooks.afterSync(site, rec);
+  } catch (err) {
+    appendLogLine(site.paths.syncLog, `[${process.pid}] after-sync: failed: ${describeError(err)}`);
+  }
 }
