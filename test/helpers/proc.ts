@@ -4,7 +4,7 @@
  * not the fixture that is supposed to catch it.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 
@@ -39,9 +39,11 @@ export function run(file: string, args: string[], opts: ProcOptions = {}): Promi
             timedOut = true;
             child.kill('SIGKILL');
           }, opts.timeoutMs);
-    child.on('error', (err) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(`${file} ${args.join(' ')}: ${err.message}`));
+      // spawn says ENOENT for a missing working folder too: name the folder then.
+      const why = err.code === 'ENOENT' && opts.cwd && !existsSync(opts.cwd) ? `no folder ${opts.cwd}` : err.message;
+      reject(new Error(`${file} ${args.join(' ')}: ${why}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
