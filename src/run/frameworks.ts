@@ -216,9 +216,14 @@ export function getDevCommand(
   return { argv, framework, script, display: argv.map(displayWord).join(' ') };
 }
 
-/** A custom --command runs under sh, so the host is single-quoted. */
+/**
+ * A custom --command runs under sh. The host is an IP literal (install and the config check
+ * refuse anything else), so it goes in bare: quoting it would put quotes inside a user's own
+ * `--host "{host}"`.
+ */
 export function renderCustomCommand(template: string, host: string, port: number): string {
-  return fill(template, shQuote(host), port);
+  // Anything but an IP literal (never reaching here from a checked config) is quoted all the same.
+  return fill(template, /^[0-9A-Fa-f.:]+$/.test(host) ? host : shQuote(host), port);
 }
 
 /** The --command that puts a server that listens elsewhere where it was told: the framework's own flags. */

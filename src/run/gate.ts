@@ -19,8 +19,8 @@ export interface GateLook {
   tail: string[];
   status: number | null;
   probeError: string | null;
-  /** Ports the started process and its descendants listen on; empty when the OS would not say. */
-  ownPorts: number[];
+  /** Where the started process and its descendants listen; empty when the OS would not say. */
+  own: { address: string; port: number }[];
   /** How long it has answered ≥ 500 / listened only elsewhere (0 on the first such look). */
   erroringMs: number | null;
   elsewhereMs: number | null;
@@ -32,6 +32,13 @@ export interface GateSettings {
   healthTimeoutS: number;
   /** The --command that would put this server where it is told. */
   suggestion: string;
+}
+
+/** Addresses whose listener answers a request to 127.0.0.1. */
+const REACHES_LOOPBACK = new Set(['127.0.0.1', '0.0.0.0', '::', '::ffff:127.0.0.1', '::ffff:0.0.0.0']);
+
+function formatHostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 export type GateVerdict =
@@ -47,8 +54,9 @@ export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
       reason: `the dev server exited with ${look.exit} before it answered${last ? `: ${last}` : ''}`,
     };
   }
-  const onPort = look.ownPorts.includes(look.port);
-  const known = look.ownPorts.length > 0;
+  // Listening on the port but on another address (127.0.0.2, or ::1 for "localhost") is elsewhere too.
+  const onPort = look.own.some((l) => l.port === look.port && REACHES_LOOPBACK.has(l.address));
+  const known = look.own.length > 0;
   if (look.status !== null && known && !onPort) {
     // Someone answers on our port, but not the process we started: never trust it.
     return { kind: 'fail', blame: 'environment', reason: `another program answers on the inner port ${look.port}` };
@@ -61,11 +69,11 @@ export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
     return { kind: 'fail', blame: 'commit', reason: `${s.healthPath} answered ${look.status}` };
   }
   if (look.status === null && known && !onPort && (look.elsewhereMs ?? 0) >= ELSEWHERE_GRACE_MS) {
-    const ports = look.ownPorts.join(', ');
+    const places = look.own.map((l) => formatHostPort(l.address, l.port)).join(', ');
     return {
       kind: 'fail',
       blame: 'command',
-      reason: `the dev server listens on port ${ports}, not on ${where} where it was told to; pass its host and port flags with --command '${s.suggestion}' (or the flags your dev server takes)`,
+      reason: `the dev server listens on ${places}, not on ${where} where it was told to; pass its host and port flags with --command '${s.suggestion}' (or the flags your dev server takes)`,
     };
   }
   if (look.pastDeadline) {

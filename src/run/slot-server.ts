@@ -150,11 +150,11 @@ export class SlotServer {
       const probe = exit
         ? { status: null, error: null }
         : await probeHttp(INNER_HOST, port, config.healthPath, Math.max(200, Math.min(5000, deadline - Date.now())));
-      const ownPorts = exit ? [] : (await getTreeListeners(child.pid)).map((l) => l.port);
+      const own = exit ? [] : await getTreeListeners(child.pid);
       const now = Date.now();
       erroringSince = probe.status !== null && probe.status >= 500 ? (erroringSince ?? now) : null;
-      elsewhereSince =
-        probe.status === null && ownPorts.length && !ownPorts.includes(port) ? (elsewhereSince ?? now) : null;
+      // Refused while its own tree listens somewhere: judgeGate decides whether that is elsewhere.
+      elsewhereSince = probe.status === null && own.length > 0 ? (elsewhereSince ?? now) : null;
       const verdict = judgeGate(
         {
           port,
@@ -162,7 +162,7 @@ export class SlotServer {
           tail: this.tail.filter((l) => !l.startsWith('[localhost-ops]')),
           status: probe.status,
           probeError: probe.error,
-          ownPorts,
+          own,
           erroringMs: erroringSince === null ? null : now - erroringSince,
           elsewhereMs: elsewhereSince === null ? null : now - elsewhereSince,
           pastDeadline: now >= deadline,

@@ -95,7 +95,7 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
     await syncSteps(site, opts, rec, log, lock);
   } catch (err) {
     rec.status = 'error';
-    rec.message = describeError(err);
+    rec.message = describeWithFix(err);
     log('error', rec.message);
   } finally {
     rec.at = formatLocalTime();

@@ -12,16 +12,23 @@ export interface SlotFacts {
   present: boolean;
   /** A leftover index.lock that no running git holds. */
   staleIndexLock: boolean;
+  /** Someone checked out a branch in it: the canonical repo's branch is then held by our slot. */
+  onBranch: boolean;
 }
 
-export type RepairStep = { kind: 'create'; slot: Slot } | { kind: 'remove-index-lock'; slot: Slot };
+export type RepairStep =
+  { kind: 'create'; slot: Slot } | { kind: 'remove-index-lock'; slot: Slot } | { kind: 'detach'; slot: Slot };
 
 /** Step 4: what brings both slots back to sane worktrees before anything else. */
 export function planRepair(slots: Record<Slot, SlotFacts>): RepairStep[] {
   const steps: RepairStep[] = [];
   for (const slot of ['a', 'b'] as const) {
-    if (!slots[slot].present) steps.push({ kind: 'create', slot });
-    else if (slots[slot].staleIndexLock) steps.push({ kind: 'remove-index-lock', slot });
+    if (!slots[slot].present) {
+      steps.push({ kind: 'create', slot });
+      continue;
+    }
+    if (slots[slot].staleIndexLock) steps.push({ kind: 'remove-index-lock', slot });
+    if (slots[slot].onBranch) steps.push({ kind: 'detach', slot });
   }
   return steps;
 }
@@ -129,6 +136,15 @@ export function planOutcome(f: OutcomeFacts): Outcome {
       status: 'rolled-back',
       failedSha: f.target,
       message: `main ${t} failed (${reason}); held back.${still} Push a fix to main, or run ${f.fixes.syncForce} once the cause is fixed.`,
+    };
+  }
+  if (f.target === f.lastGood) {
+    // The commit already passed the gate: whatever stops it now is not the commit's fault.
+    return {
+      ...base,
+      status: 'error',
+      failedSha: f.lastFailed,
+      message: `The server on main ${t} did not come back (${reason}).${still} The next sync tries again.`,
     };
   }
   if (blame === 'command') {

@@ -6,6 +6,10 @@
 import type { Site } from '../site/config.js';
 import { sleep } from '../os/exec.js';
 import { pollUntil } from '../os/poll.js';
+import { getListeners } from '../os/listeners.js';
+import { formatUrl } from '../os/http.js';
+import { syncCommand } from '../site/fix-commands.js';
+import { describeListener, isSiteProcess } from '../run/health.js';
 import { OpsError } from '../errors.js';
 import { getJobSpecs, loadBackend, type JobSpec } from '../service/index.js';
 import { getAgentStatus } from '../run/control-client.js';
@@ -26,6 +30,16 @@ export async function getSettledStatus(site: Site, log: (step: string, message: 
     }
   }
   if (!status) {
+    // Another program on the port would keep any new agent out: name it rather than restart in vain.
+    const stranger = (await getListeners(site.config.port)).find(
+      (l) => l.cwd !== null && !isSiteProcess(l, site.paths.dir),
+    );
+    if (stranger) {
+      throw new OpsError(
+        `${formatUrl(site.config.host, site.config.port, '/')} is served by ${describeListener(stranger)}, not by the server agent.`,
+        `Stop that program, then run ${syncCommand(site.config)}.`,
+      );
+    }
     log('agent', 'the server agent does not answer; restarting the server job');
     const backend = await loadBackend(site.config.service);
     const spec = getJobSpecs(site).find((s) => s.kind === 'server') as JobSpec;

@@ -2,7 +2,7 @@
  * Step 4: the two slots present and sane, the link, and the first release's single
  * worktree migrated once the slots serve (DESIGN §2, §3).
  */
-import { existsSync, lstatSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Site } from '../site/config.js';
 import { SLOTS, isSlot, type Slot } from '../site/paths.js';
@@ -28,12 +28,27 @@ export function readLinkState(site: Site): LinkState {
   }
 }
 
+/** HEAD names a branch (`ref: refs/heads/…`) rather than a commit: read from the worktree's git dir. */
+function isOnBranch(dir: string): boolean {
+  const gitDir = git.getWorktreeGitDir(dir);
+  if (!gitDir) return false;
+  try {
+    return readFileSync(join(gitDir, 'HEAD'), 'utf8').startsWith('ref:');
+  } catch {
+    return false;
+  }
+}
+
 /** File reads only (plus a process scan when an index.lock exists): cheap enough for every sync. */
 export async function getSlotFacts(site: Site): Promise<Record<Slot, SlotFacts>> {
   const one = async (slot: Slot): Promise<SlotFacts> => {
     const dir = site.paths.slots[slot];
     const present = existsSync(dir) && git.isWorktreeOf(dir, site.config.repo);
-    return { present, staleIndexLock: present && (await git.getStaleIndexLockAge(dir)) !== null };
+    return {
+      present,
+      staleIndexLock: present && (await git.getStaleIndexLockAge(dir)) !== null,
+      onBranch: present && isOnBranch(dir),
+    };
   };
   return { a: await one('a'), b: await one('b') };
 }
@@ -52,10 +67,14 @@ export async function repairSlots(site: Site, steps: RepairStep[], createAt: str
       pruned = true;
       await git.addDetachedWorktree(repo, dir, createAt);
       done.push(`created slot ${step.slot} at ${short(createAt)}`);
-    } else {
+    } else if (step.kind === 'remove-index-lock') {
       const lock = git.getIndexLockPath(dir);
       if (lock) unlinkSync(lock);
       done.push(`removed a stale index.lock in slot ${step.slot}`);
+    } else {
+      // Its files stay as they are; the branch goes back to the canonical repo's user.
+      await git.git(dir, ['checkout', '--quiet', '--detach']);
+      done.push(`detached slot ${step.slot} from the branch someone checked out in it`);
     }
   }
   return done;

@@ -228,8 +228,10 @@ test('argv never carries shell metacharacters from package.json', () => {
 });
 
 const CUSTOM: [template: string, host: string, out: string][] = [
-  ['npm run serve -- --bind {host} --port {port}', '127.0.0.1', "npm run serve -- --bind '127.0.0.1' --port 4100"],
-  ['HOST={host} PORT={port} node server.js --port={port}', '::1', "HOST='::1' PORT=4100 node server.js --port=4100"],
+  // An IP literal (all a checked config holds) goes in bare, so a user's own "{host}" quotes work.
+  ['npm run serve -- --bind {host} --port {port}', '127.0.0.1', 'npm run serve -- --bind 127.0.0.1 --port 4100'],
+  ['npm run serve -- --bind "{host}" --port {port}', '127.0.0.1', 'npm run serve -- --bind "127.0.0.1" --port 4100'],
+  ['HOST={host} PORT={port} node server.js --port={port}', '::1', 'HOST=::1 PORT=4100 node server.js --port=4100'],
   ['serve -l tcp://{host}:{port}', "it's", "serve -l tcp://'it'\\''s':4100"],
   ['serve --host {host}', 'a b;c', "serve --host 'a b;c'"],
   ['serve --host {host}', '{port}', "serve --host '{port}'"],
@@ -249,7 +251,7 @@ test('suggestCommand: the framework flags as a --command template', () => {
   assert.is(suggestCommand(null, 'dev'), 'npm run dev -- --host {host} --port {port}');
   assert.is(suggestCommand(null, 'start'), 'npm run start -- --host {host} --port {port}');
   const filled = renderCustomCommand(suggestCommand(next, 'dev'), '127.0.0.1', 4100);
-  assert.is(filled, "npm run dev -- --hostname '127.0.0.1' --port 4100");
+  assert.is(filled, 'npm run dev -- --hostname 127.0.0.1 --port 4100');
 });
 
 test.run();

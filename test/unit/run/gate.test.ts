@@ -12,7 +12,7 @@ const base: GateLook = {
   tail: [],
   status: 200,
   probeError: null,
-  ownPorts: [4100],
+  own: [{ address: '127.0.0.1', port: 4100 }],
   erroringMs: null,
   elsewhereMs: null,
   pastDeadline: false,
@@ -25,9 +25,9 @@ test('judgeGate: below 500 from its own process passes; anything else waits or f
     // A page that answers 500 may still be compiling: it gets a grace period, then fails main.
     [{ status: 500, erroringMs: 0 }, 'wait', null],
     [{ status: 500, erroringMs: ERROR_GRACE_MS }, 'fail commit', /\/ answered 500/],
-    [{ status: null, probeError: 'ECONNREFUSED', ownPorts: [] }, 'wait', null],
+    [{ status: null, probeError: 'ECONNREFUSED', own: [] }, 'wait', null],
     [
-      { status: null, probeError: 'ECONNREFUSED', ownPorts: [], pastDeadline: true },
+      { status: null, probeError: 'ECONNREFUSED', own: [], pastDeadline: true },
       'fail commit',
       /did not answer \(ECONNREFUSED\) within 60 s/,
     ],
@@ -37,16 +37,28 @@ test('judgeGate: below 500 from its own process passes; anything else waits or f
       /exited with exit code 3 before it answered: a \| boom/,
     ],
     // Someone else answers on our port: never trusted, and not main's fault.
-    [{ ownPorts: [5173] }, 'fail environment', /another program answers on the inner port 4100/],
-    // A dev server that moved elsewhere: the command's fault, named with the --command that fixes it.
-    [{ status: null, ownPorts: [5173], elsewhereMs: 0 }, 'wait', null],
     [
-      { status: null, ownPorts: [5173], elsewhereMs: ELSEWHERE_GRACE_MS },
-      'fail command',
-      /listens on port 5173, not on 127\.0\.0\.1:4100.*--command 'npm run dev -- --hostname \{host\} --port \{port\}'/,
+      { own: [{ address: '127.0.0.1', port: 5173 }] },
+      'fail environment',
+      /another program answers on the inner port 4100/,
     ],
+    // A dev server that moved elsewhere: the command's fault, named with the --command that fixes it.
+    [{ status: null, own: [{ address: '127.0.0.1', port: 5173 }], elsewhereMs: 0 }, 'wait', null],
+    [
+      { status: null, own: [{ address: '127.0.0.1', port: 5173 }], elsewhereMs: ELSEWHERE_GRACE_MS },
+      'fail command',
+      /listens on 127\.0\.0\.1:5173, not on 127\.0\.0\.1:4100.*--command 'npm run dev -- --hostname \{host\} --port \{port\}'/,
+    ],
+    // The right port on the wrong address (127.0.0.2, or ::1 for "localhost") is elsewhere too.
+    [
+      { status: null, own: [{ address: '::1', port: 4100 }], elsewhereMs: ELSEWHERE_GRACE_MS },
+      'fail command',
+      /listens on \[::1\]:4100/,
+    ],
+    // A wildcard listener answers 127.0.0.1: that is where it was told.
+    [{ own: [{ address: '0.0.0.0', port: 4100 }] }, 'pass', /answered 200/],
     // The OS would not say who listens: trust the answer rather than fail every start.
-    [{ ownPorts: [] }, 'pass', /answered 200/],
+    [{ own: [] }, 'pass', /answered 200/],
   ];
   for (const [over, want, reason] of rows) {
     const v = judgeGate({ ...base, ...over }, S);
