@@ -76,6 +76,12 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
   pause: { name: NAME },
   resume: { name: NAME },
   open: { name: NAME },
+  demo: {
+    merge: { type: 'string', describe: 'merge a pull request that shows TEXT; the page shows it within seconds' },
+    break: { type: 'boolean', describe: 'merge a main whose server crashes at start; the page keeps serving' },
+    remove: { type: 'boolean', describe: 'remove the demo site, its jobs and everything demo made' },
+    port: { type: 'string', describe: 'port to try first (default 4321)', hidden: true },
+  },
   uninstall: {
     name: NAME,
     purge: { type: 'boolean', describe: "also remove the mirror, its branch and the site's folder" },
@@ -105,6 +111,10 @@ const HANDLERS: Record<string, (argv: Argv) => Promise<number>> = {
   pause: async (a) => (await import('./manage/pause.js')).pauseCommand(a as { name?: string }),
   resume: async (a) => (await import('./manage/pause.js')).resumeCommand(a as { name?: string }),
   open: async (a) => (await import('./manage/open.js')).openCommand(a as { name?: string }),
+  demo: async (a) =>
+    (await import('./demo/index.js')).demoCommand(
+      a as { merge?: string; break?: boolean; remove?: boolean; port?: string },
+    ),
   uninstall: async (a) =>
     (await import('./manage/uninstall.js')).uninstallCommand(a as { name?: string; purge?: boolean }),
 };
@@ -202,6 +212,7 @@ async function parseWithYargs(args: string[]): Promise<{ command: string; argv: 
     pause: 'stop following main; the live slot keeps serving',
     resume: 'follow main again, syncing at once',
     open: "open the site's URL in the browser",
+    demo: 'see it work on a sample site: demo, then demo --merge "Hello", demo --break, demo --remove',
     uninstall: 'stop and remove the jobs (--purge: also the mirror)',
   };
   for (const [command, options] of Object.entries(OPTIONS)) {
