@@ -8,6 +8,7 @@ import {
   writeFileSync,
   rmSync,
   readdirSync,
+  readlinkSync,
   symlinkSync,
   realpathSync,
 } from 'node:fs';
@@ -65,7 +66,11 @@ e2e(
     assert.is(config.repo, fx.canonical);
     assert.is(config.port, fx.port);
     assert.is(config.service, 'process');
-    assert.is(await sh(fx.worktree, 'git', ['symbolic-ref', 'HEAD']), 'refs/heads/localhost-sync');
+    // Two detached worktrees; localhost-worktree is the link to the live one (no branch of ours).
+    const head = await run('git', ['symbolic-ref', '-q', 'HEAD'], { cwd: fx.worktree, allowFail: true });
+    assert.is(head.code, 1, 'the live slot is on a detached HEAD');
+    assert.is(readlinkSync(fx.worktree), 'slots/a');
+    for (const slot of ['a', 'b']) assert.ok(existsSync(join(fx.siteDir(), 'slots', slot, '.git')), `slot ${slot}`);
     for (const f of [
       'config.json',
       'last-sync.env',
@@ -73,10 +78,13 @@ e2e(
       'logs/server.log',
       'run/sync.pid',
       'run/server.pid',
+      'run/server.json',
+      'slots/a/content.txt',
     ]) {
       const mode = statSync(join(fx.siteDir(), f)).mode;
       assert.is(mode & 0o022, 0, `${f} is not group/world writable`);
     }
+    assert.is(statSync(join(fx.siteDir(), 'run', 'control.sock')).mode & 0o077, 0, 'the control socket is private');
     assert.match(fx.readLog(), /fetch: origin\/main is/);
     assert.match(fx.readLog(), /deps: npm ci under Node/);
   },
@@ -104,13 +112,19 @@ e2e(
     assert.is(out.targetSha, sha);
     assert.is(out.goodSha, sha);
     assert.is(out.failedSha, '');
-    assert.is(out.deps, 'skipped', 'the lockfile did not change');
+    // The standby slot gets its own node_modules the first time it is prepared.
+    assert.is(out.deps, 'installed', 'the standby slot was never installed');
     assert.is((await fx.get()).body, 'site says: second\n');
     assert.is(fx.record()?.status, 'updated');
     assert.is(fx.record()?.sha, sha);
+    const third = await fx.push({ 'content.txt': 'third\n' });
+    const next = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(next.status, 'updated');
+    assert.is(next.sha, third);
+    assert.is(next.deps, 'skipped', 'the lockfile did not change');
     const again = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
     assert.is(again.status, 'noop');
-    assert.is(again.sha, sha);
+    assert.is(again.sha, third);
     assert.is(await snapshot(fx.canonical), before, 'HEAD, branch, index, files and branches are unchanged');
   },
   { content: 'first', timeoutMs: T },
@@ -161,10 +175,16 @@ e2e(
     assert.is(r.sha, sha);
     assert.is(r.deps, 'installed');
     assert.ok(existsSync(join(fx.worktree, 'node_modules', 'extra')), 'the new dependency is installed');
-    await fx.push({ 'content.txt': 'content only\n' });
+    // Each slot keeps its own node_modules: the new lockfile is installed once in each slot,
+    // and from then on a content-only commit installs nothing.
+    await fx.push({ 'content.txt': 'other slot\n' });
     const r2 = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
     assert.is(r2.status, 'updated');
-    assert.is(r2.deps, 'skipped');
+    assert.is(r2.deps, 'installed');
+    await fx.push({ 'content.txt': 'content only\n' });
+    const r3 = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(r3.status, 'updated');
+    assert.is(r3.deps, 'skipped');
     assert.is((await fx.get()).body, 'site says: content only\n');
     const log = fx.readLog();
     assert.match(log, /deps: skipped: lockfile and Node .* unchanged/);
@@ -216,16 +236,22 @@ e2e(
 
 e2e(
   test,
-  'a deleted mirror is recreated by the next sync',
+  'a deleted slot is recreated by the next sync, and a deleted link repaired',
   async (fx) => {
     await installed(fx);
-    rmSync(fx.worktree, { recursive: true, force: true });
+    // The live slot's folder, gone from under its server.
+    rmSync(realpathSync(fx.worktree), { recursive: true, force: true });
     const r = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
-    assert.is(r.status, 'updated');
+    assert.is(r.status, 'updated', r.message);
     assert.ok(existsSync(join(fx.worktree, '.git')));
-    assert.is(await sh(fx.worktree, 'git', ['symbolic-ref', 'HEAD']), 'refs/heads/localhost-sync');
     assert.is((await fx.get()).body, 'site says: phoenix\n');
-    assert.match(fx.readLog(), /repair: recreated the mirror/);
+    assert.match(fx.readLog(), /repair: created slot a at/);
+    // The link itself, gone: the next sync points it at the live slot again.
+    rmSync(fx.worktree, { force: true });
+    const again = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(again.status, 'noop', again.message);
+    assert.match(readlinkSync(fx.worktree), /^slots\/[ab]$/);
+    assert.match(fx.readLog(), /repair: pointed localhost-worktree at slot/);
   },
   { content: 'phoenix', timeoutMs: T },
 );
@@ -280,8 +306,10 @@ e2e(
     for (const pid of pids) assert.not.ok(isAlive(pid), `pid ${pid} is gone`);
     assert.ok(existsSync(fx.worktree), 'without --purge the mirror stays');
     // Nothing may start what uninstall stopped; install brings the site back.
+    // An uninstalled site no longer counts for name resolution; named, it says what happened.
+    assert.match((await fx.cli(['sync'])).stderr, /No site is installed yet/);
     for (const command of ['sync', 'run']) {
-      const refused = await fx.cli([command]);
+      const refused = await fx.cli([command, '--name', 'site']);
       assert.is(refused.code, 2, `${command} after uninstall`);
       assert.match(refused.stderr, /was uninstalled, so nothing may start its server\. Run localhost-ops install/);
       assert.match(refused.stderr, `--port ${fx.port}`, 'the fix reproduces the installed flags');
