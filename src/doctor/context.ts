@@ -70,6 +70,8 @@ export interface SlotInfo {
   dir: string;
   present: boolean;
   head: string | null;
+  /** The branch checked out in it (refs/heads/…), or null when detached, as slots are. */
+  branchRef: string | null;
 }
 
 export interface ServiceFacts {
@@ -141,15 +143,21 @@ export class DoctorContext {
     }),
   );
 
-  /** The server agent's own account (GET /status with a fresh probe), or null when it does not answer. */
-  readonly agent = lazy((): Promise<AgentStatus | null> => getAgentStatus(this.site, true, 4000));
+  /**
+   * The server agent's own account (GET /status), or null when it does not answer. No fresh
+   * probe: that would send a request to the live dev server before the slots check could
+   * find its folder gone (and crash it there); the http check, which depends on slots and
+   * server-process, is doctor's one request to the site.
+   */
+  readonly agent = lazy((): Promise<AgentStatus | null> => getAgentStatus(this.site, false, 4000));
 
   /** Both slots: registered worktrees of the canonical repo, and their HEADs. */
   readonly slots = lazy(async (): Promise<Record<Slot, SlotInfo>> => {
     const one = async (slot: Slot): Promise<SlotInfo> => {
       const dir = this.paths.slots[slot];
       const present = existsSync(dir) && git.isWorktreeOf(dir, this.config.repo);
-      return { slot, dir, present, head: present ? (await git.getMirrorHead(dir)).head : null };
+      const { head, branchRef } = present ? await git.getMirrorHead(dir) : { head: null, branchRef: null };
+      return { slot, dir, present, head, branchRef };
     };
     return { a: await one('a'), b: await one('b') };
   });

@@ -3,9 +3,10 @@
  * once, and inject the faults that need more than a line (a stray server, a new Node).
  */
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { CliResult, Fixture } from './fixture.js';
+import { run } from './proc.js';
 
 export interface DoctorCheck {
   id: string;
@@ -19,8 +20,58 @@ export interface DoctorCheck {
 export interface DoctorDoc {
   schemaVersion: number;
   site: string;
+  url?: string;
+  servedSha?: string | null;
   verdict: 'ok' | 'warnings' | 'problems';
+  next?: string;
   checks: DoctorCheck[];
+}
+
+export type SlotName = 'a' | 'b';
+
+/** The slot localhost-worktree points at (the live one), read from the link itself. */
+export function getLiveSlot(fx: Fixture): SlotName {
+  const slot = basename(readlinkSync(fx.worktree));
+  assert.ok(slot === 'a' || slot === 'b', `localhost-worktree points at a slot, not at ${slot}`);
+  return slot as SlotName;
+}
+
+export function getOtherSlot(slot: SlotName): SlotName {
+  return slot === 'a' ? 'b' : 'a';
+}
+
+export function getSlotDir(fx: Fixture, slot: SlotName): string {
+  return join(fx.siteDir(), 'slots', slot);
+}
+
+/** The "Next:" line of the text report: the one command doctor names. */
+export async function getNextCommand(fx: Fixture, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  const text = await fx.cli(['doctor'], env, 60_000);
+  const next = /^Next: (.*)$/m.exec(text.stdout)?.[1];
+  if (!next) throw new Error(`doctor printed no Next line:\n${text.stdout}${text.stderr}`);
+  return next;
+}
+
+/**
+ * Runs a fix doctor names that is a plain command line (git, rm, kill; `&&` between them),
+ * the way a user pastes it: ~ is this fixture's HOME, and a localhost-ops step runs the CLI.
+ */
+export async function runShellFix(fx: Fixture, command: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  for (const part of command.split(' && ')) {
+    const words = part.split(' ').map((w) => (w.startsWith('~/') ? join(fx.home, w.slice(2)) : w));
+    if (words[0] === 'localhost-ops') {
+      const r = await runFixCommand(fx, part, env);
+      assert.is(r.code, 0, `${part}: ${r.stdout}${r.stderr}`);
+      continue;
+    }
+    const r = await run(words[0], words.slice(1), {
+      cwd: fx.root,
+      env: { ...fx.env, ...env },
+      allowFail: true,
+      timeoutMs: 60_000,
+    });
+    assert.is(r.code, 0, `${part}: ${r.stdout}${r.stderr}`);
+  }
 }
 
 export async function doctorJson(

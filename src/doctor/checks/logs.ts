@@ -59,19 +59,77 @@ const SERVER_ERROR = /\b(error|exception|fatal|panic|EADDRINUSE|EACCES|EPERM)\b|
 /** What the service manager captured: the tool failing before it could write its own log. */
 const CAPTURE_ERROR = /^localhost-ops: |Error\b|Operation not permitted/;
 
+/** The slot the agent serves from, by its own last word on it in server.log. */
+const AGENT_LIVE = /\[agent\] (?:switched to|serving) slot ([ab])\b/;
+
+interface Run {
+  /** The start line's time; null for lines before any start in the tail. */
+  start: string | null;
+  lines: number[];
+}
+
 /**
  * The current server's output, and that of every server started after the last good
  * sync: a main that crashed at start and was rolled back left its reason there.
+ *
+ * Two slots write to one log, each line tagged `[<slot> <sha>]`, so a run is one slot's
+ * lines from its start to its next start. What counts: the live slot's current run, and
+ * any run started after the last good sync. The other slot's older runs are history (a
+ * drained server, or the old live server failing while the sync that replaced it ran).
+ * The agent's own lines count after the last good sync. A first-release log has no tags:
+ * it is one slot whose latest run is the current server.
  */
 function serverSince(lines: string[], lastGoodAt: string | null): string[] {
-  const starts = lines.flatMap((l, i) => (SERVER_START.test(l) ? [i] : []));
-  if (starts.length === 0) return lines;
-  const later = lastGoodAt === null ? undefined : starts.find((i) => lines[i].slice(0, 19) > lastGoodAt);
-  return lines.slice(Math.min(later ?? Infinity, starts[starts.length - 1])).filter((l) => !SERVER_START.test(l));
+  const live =
+    [...lines]
+      .reverse()
+      .map((l) => AGENT_LIVE.exec(l)?.[1])
+      .find((s) => s !== undefined) ?? null;
+  const after = (time: string | null) => lastGoodAt !== null && time !== null && time > lastGoodAt;
+  const runs: { slot: string; run: Run }[] = [];
+  const latest = new Map<string, Run>();
+  const keep = new Set<number>();
+  lines.forEach((l, i) => {
+    const { slot } = splitServerLine(l);
+    if (slot === 'agent') {
+      if (lastGoodAt === null || after(l.slice(0, 19))) keep.add(i);
+      return;
+    }
+    if (SERVER_START.test(l)) {
+      const run = { start: l.slice(0, 19), lines: [] };
+      runs.push({ slot, run });
+      latest.set(slot, run);
+      return;
+    }
+    let run = latest.get(slot);
+    if (!run) {
+      run = { start: null, lines: [] };
+      runs.push({ slot, run });
+      latest.set(slot, run);
+    }
+    run.lines.push(i);
+  });
+  for (const { slot, run } of runs) {
+    const current = latest.get(slot) === run && (slot === '' || slot === live || lastGoodAt === null);
+    if (current || after(run.start)) run.lines.forEach((i) => keep.add(i));
+  }
+  return lines.filter((_, i) => keep.has(i));
 }
 
-// A server stopped on purpose (a restart, an uninstall) is not a failure.
-const SERVER_EXIT = /\[localhost-ops\] server exited with [1-9]\d*$/;
+// The agent logs only an exit nobody asked for (a stop, a restart, a switch's drain are
+// silent), so each one is a failure: "exit code 1", "signal SIGKILL". The first release's
+// "server exited with 1" still counts in an old log.
+const SERVER_EXIT =
+  /\[localhost-ops\] (the dev server exited with (exit code \S+|signal \w+)|server exited with [1-9]\d*)$/;
+
+/**
+ * A server.log line's parts: its slot ('a', 'b'; 'agent' for the agent's own lines; '' for
+ * an untagged first-release line) and what the program said.
+ */
+function splitServerLine(line: string): { slot: string; text: string } {
+  const m = /^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d )?(?:\[([ab]) [0-9a-f-]{7}\] |(\[agent\] ))?(.*)$/.exec(line)!;
+  return { slot: m[1] ?? (m[2] ? 'agent' : ''), text: m[3] };
+}
 
 /** Error lines, and the last words of a server that exited with a failure (its own message, whatever it says). */
 function pickServerErrors(lines: string[]): string[] {
@@ -80,11 +138,13 @@ function pickServerErrors(lines: string[]): string[] {
     if (SERVER_ERROR.test(l)) keep.add(i);
     if (!SERVER_EXIT.test(l)) return;
     keep.add(i);
-    // npm's "> script" banner lines say nothing about why.
+    const { slot } = splitServerLine(l);
+    // That server's own lines (the other slot and the agent speak in the same file); npm's
+    // "> script" banner lines say nothing about why.
     const before = lines
       .slice(0, i)
-      .map((b, j) => [b, j] as const)
-      .filter(([b]) => !b.startsWith('>'));
+      .map((b, j) => [splitServerLine(b), j] as const)
+      .filter(([b]) => b.slot === slot && !b.text.startsWith('>') && !b.text.startsWith('[localhost-ops]'));
     for (const [, j] of before.slice(-LAST_WORDS)) keep.add(j);
   });
   return lines.filter((_, i) => keep.has(i));

@@ -1,10 +1,10 @@
 /** The git side: the canonical repo, the mirror, its cleanliness, and whether it serves main. */
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { run } from '../../os/exec.js';
 import * as git from '../../os/git.js';
 import { isInside } from '../../os/listeners.js';
-import { SLOTS, getOtherSlot, isSlot } from '../../site/paths.js';
+import { SLOTS, getOtherSlot, type Slot } from '../../site/paths.js';
 import { short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
@@ -77,12 +77,14 @@ export const slots: Check = {
       );
     }
     const [info, agent] = await Promise.all([ctx.slots(), ctx.agent()]);
-    const link = readLink(ctx.paths.worktree);
+    const linkPath = ctx.paths.worktree;
+    const link = readLink(linkPath, ctx.paths.slots);
     const evidence = SLOTS.map(
-      (s) => `slot ${s}: ${info[s].present ? `worktree at ${info[s].head ?? '(no HEAD)'}` : 'missing'}`,
+      (s) =>
+        `slot ${s}: ${info[s].present ? `worktree at ${info[s].head ?? '(no HEAD)'}${info[s].branchRef ? ` on ${info[s].branchRef}` : ', detached'}` : 'missing'}`,
     );
     evidence.push(
-      `localhost-worktree → ${link ?? '(missing)'}`,
+      `localhost-worktree → ${link.kind === 'slot' ? link.slot : link.kind === 'elsewhere' ? link.target : `(${link.kind})`}`,
       `agent: ${agent ? `live ${agent.live ?? 'none'}` : 'not answering'}`,
     );
     const missing = SLOTS.filter((s) => !info[s].present);
@@ -94,7 +96,7 @@ export const slots: Check = {
         { evidence },
       );
     }
-    if (link === 'legacy') {
+    if (link.kind === 'legacy') {
       return warn(
         "the first release's single worktree is still here",
         `Run ${sync}: it builds the slots, serves from them, then removes the old worktree.`,
@@ -102,7 +104,7 @@ export const slots: Check = {
         { evidence },
       );
     }
-    const live = agent?.live ?? (isSlot(link) ? link : null);
+    const live = agent?.live ?? (link.kind === 'slot' ? link.slot : null);
     if (!live) {
       return fail(
         'no slot is live yet: no commit of main has passed the health gate',
@@ -111,9 +113,19 @@ export const slots: Check = {
         { evidence },
       );
     }
-    if (link !== live) {
+    if (link.kind === 'elsewhere') {
+      // The sync repairs a missing link; one that names another folder has to go first.
+      const command = `rm ${linkPath} && ${sync}`;
       return fail(
-        `localhost-worktree points at ${link ?? 'nothing'}, not at the live slot ${live}`,
+        `localhost-worktree points at ${link.target}, not at the live slot ${live}`,
+        `Remove the link, then run ${sync}: it points the link at slot ${live} again.`,
+        command,
+        { evidence },
+      );
+    }
+    if (link.kind === 'missing' || link.slot !== live) {
+      return fail(
+        `localhost-worktree points at ${link.kind === 'slot' ? `slot ${link.slot}` : 'nothing'}, not at the live slot ${live}`,
         `Run ${sync}: it repairs the link.`,
         sync,
         { evidence },
@@ -130,6 +142,18 @@ export const slots: Check = {
         );
       }
     }
+    // Slots are detached: one that holds a branch keeps git from checking it out in the clone.
+    const attached = SLOTS.find((s) => info[s].branchRef !== null);
+    if (attached) {
+      const branch = info[attached].branchRef!.replace(/^refs\/heads\//, '');
+      const command = `git -C ${info[attached].dir} checkout --detach`;
+      return warn(
+        `slot ${attached} has the branch ${branch} checked out, but slots stay detached: git will not check out ${branch} in ${repo} while a slot holds it`,
+        `Detach it (the files stay as they are): ${command}. Make changes in ${repo}, never in a slot.`,
+        command,
+        { evidence },
+      );
+    }
     const standby = getOtherSlot(live);
     const phase = agent?.slots[standby].phase ?? 'unknown';
     const [liveSize, standbySize] = await Promise.all([getDiskUsage(info[live].dir), getDiskUsage(info[standby].dir)]);
@@ -142,13 +166,20 @@ export const slots: Check = {
   },
 };
 
-function readLink(path: string): string | null {
+type LinkState =
+  { kind: 'slot'; slot: Slot } | { kind: 'elsewhere'; target: string } | { kind: 'legacy' } | { kind: 'missing' };
+
+/** Where localhost-worktree leads: one of this site's slots (by its full path, not its last name), or not. */
+function readLink(path: string, slotDirs: Record<Slot, string>): LinkState {
+  let target: string;
   try {
-    if (lstatSync(path).isSymbolicLink()) return basename(readlinkSync(path));
-    return 'legacy';
+    if (!lstatSync(path).isSymbolicLink()) return { kind: 'legacy' };
+    target = resolve(dirname(path), readlinkSync(path));
   } catch {
-    return null;
+    return { kind: 'missing' };
   }
+  const slot = SLOTS.find((s) => resolve(slotDirs[s]) === target);
+  return slot ? { kind: 'slot', slot } : { kind: 'elsewhere', target };
 }
 
 function formatSize(bytes: number): string {
@@ -238,7 +269,7 @@ export const aligned: Check = {
     }
     return fail(
       `the mirror is at ${short(head)}, but main is ${short(main)}`,
-      `Run ${sync}: it resets the mirror to main.`,
+      `Run ${sync}: it prepares main in the standby slot and switches to it.`,
       sync,
       { evidence },
     );

@@ -84,7 +84,7 @@ export const service: Check = {
       if (foreign.length) {
         const pid = foreign[0].pid;
         return warn(
-          `the server job is not running while another program holds port ${ctx.config.port} (see server-process)`,
+          `the server job is not running while another program holds port ${ctx.config.port} (see server-port)`,
           `Stop that program${pid ? ` (kill ${pid})` : ''}, then run ${sync}.`,
           pid ? `kill ${pid} && ${sync}` : undefined,
           { detail, evidence },
@@ -135,6 +135,7 @@ export const serverPort: Check = {
     const evidence = listeners.map((l) => `${l.address}:${l.port} ← ${describeListener(l)}`);
     const restart = `localhost-ops restart --name ${ctx.site.name}`;
     const install = installCommand(ctx.config);
+    const sync = syncCommand(ctx.config);
     if (listeners.length === 0) {
       return fail(`nothing listens on ${host}:${port}`, `Run ${install}: it starts the server agent again.`, install, {
         evidence,
@@ -143,12 +144,19 @@ export const serverPort: Check = {
     const foreign = getForeign(listeners, ctx.paths.dir);
     if (foreign.length) {
       const f = foreign[0];
-      const kill = f.pid ? `kill ${f.pid}` : undefined;
+      const detail = [
+        `pid      ${f.pid ?? '?'}`,
+        `command  ${f.command ?? '?'}`,
+        `cwd      ${f.cwd ?? '?'}`,
+        `site     ${ctx.paths.dir}`,
+      ].join('\n');
+      // An agent that found the port taken has exited (and the process backend does not
+      // restart it): the sync starts it again once the port is free, on every backend.
       return fail(
         `port ${port} is held by another program, not the server agent: ${describeListener(f)}`,
-        `Stop it${f.pid ? ` (kill ${f.pid})` : ''}; the server agent takes the port back within seconds.`,
-        kill,
-        { evidence },
+        `Stop it${f.pid ? ` (kill ${f.pid})` : ''}, then run ${sync}: it starts the server agent on the port again.`,
+        f.pid ? `kill ${f.pid} && ${sync}` : undefined,
+        { detail, evidence },
       );
     }
     const addresses = [...new Set(listeners.map((l) => l.address))];
