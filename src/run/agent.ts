@@ -4,7 +4,7 @@
  * asks it where to send a request; the control API asks it to start, switch and stop.
  */
 import { readlinkSync, renameSync, symlinkSync, lstatSync, unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Site } from '../site/config.js';
 import { SLOTS, getOtherSlot, isSlot, type Slot } from '../site/paths.js';
@@ -15,6 +15,7 @@ import { stopProcessGroup, type ChildExit } from '../os/child.js';
 import { getProcessCwd, isInside } from '../os/listeners.js';
 import { probeHttp, isHealthyStatus } from '../os/http.js';
 import { SlotServer, describeExit } from './slot-server.js';
+import { describeError } from '../errors.js';
 import type { AgentStatus, GateResult } from './protocol.js';
 
 /** A switched-away server finishes its requests for at most this long (DESIGN §3 step 11). */
@@ -155,9 +156,11 @@ export class ServerAgent {
   /** The slot localhost-worktree points at; null when it is missing or a first-release folder. */
   readLink(): Slot | null {
     try {
-      const target = readlinkSync(this.site.paths.worktree);
+      const link = this.site.paths.worktree;
+      const target = resolve(dirname(link), readlinkSync(link));
       const slot = basename(target);
-      return isSlot(slot) ? slot : null;
+      // The whole target counts: a link into another site's slots is not this site's live slot.
+      return isSlot(slot) && target === this.site.paths.slots[slot] ? slot : null;
     } catch {
       return null;
     }
@@ -250,7 +253,14 @@ export class ServerAgent {
     return this.withSlot(slot, async () => {
       const s = this.slots[slot];
       if (why !== 'crash') s.restarts = 0;
-      const result = await s.start(null);
+      // A start that throws (the disk, git) is a failed start: it is retried like a crash.
+      const result = await s.start(null).catch((err: unknown): GateResult => ({
+        ok: false,
+        reason: describeError(err),
+        blame: 'environment',
+        sha: null,
+        port: null,
+      }));
       this.log(
         `[agent] slot ${slot} ${why === 'crash' ? 'restarted' : 'started'}: ${result.ok ? 'healthy' : `failed: ${result.reason}`}`,
       );

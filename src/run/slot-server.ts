@@ -3,6 +3,7 @@
  * own process group, and health-gated (DESIGN §3 step 10): it answers below 500 on the port
  * it was given, from the process that was started or one of its descendants.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site } from '../site/config.js';
 import type { Slot } from '../site/paths.js';
@@ -84,7 +85,13 @@ export class SlotServer {
     this.lastError = null;
     this.lastBlame = null;
     this.tail.length = 0;
-    const head = (await getMirrorHead(this.dir)).head;
+    if (!existsSync(join(this.dir, '.git'))) {
+      return this.fail(`slot ${this.slot} is missing (${this.dir}); the next sync recreates it`, 'environment');
+    }
+    const head = await getMirrorHead(this.dir).then(
+      (h) => h.head,
+      () => null,
+    );
     this.sha = head;
     if (!head) return this.fail(`slot ${this.slot} has no commit checked out`, 'environment');
     if (expectSha && head !== expectSha) {

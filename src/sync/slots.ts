@@ -3,7 +3,7 @@
  * worktree migrated once the slots serve (DESIGN §2, §3).
  */
 import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Site } from '../site/config.js';
 import { SLOTS, isSlot, type Slot } from '../site/paths.js';
 import { short } from '../site/last-sync.js';
@@ -19,8 +19,10 @@ export function readLinkState(site: Site): LinkState {
   const link = site.paths.worktree;
   try {
     if (lstatSync(link).isSymbolicLink()) {
-      const slot = basename(readlinkSync(link));
-      return isSlot(slot) ? { kind: 'slot', slot } : { kind: 'missing' };
+      // The whole target counts: a link into another site's slots/a is not ours.
+      const target = resolve(dirname(link), readlinkSync(link));
+      const slot = basename(target);
+      return isSlot(slot) && target === site.paths.slots[slot] ? { kind: 'slot', slot } : { kind: 'missing' };
     }
     return git.isWorktreeOf(link, site.config.repo) ? { kind: 'legacy' } : { kind: 'missing' };
   } catch {
