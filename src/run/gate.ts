@@ -41,13 +41,23 @@ function formatHostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * The lines that say why a server died: Node's own `Error:` line when there is one (a
+ * crash ends with a stack and "Node.js v20…", which say nothing), else the last three.
+ */
+export function pickCause(tail: string[]): string {
+  const errors = tail.filter((l) => /^\s*(\w*Error|Error \[\w+\])\b.*:|^\s*\w*Error:/.test(l));
+  if (errors.length) return errors[errors.length - 1].trim();
+  return tail.slice(-3).join(' | ');
+}
+
 export type GateVerdict =
   { kind: 'pass'; reason: string } | { kind: 'fail'; blame: Blame; reason: string } | { kind: 'wait' };
 
 export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
   const where = `127.0.0.1:${look.port}`;
   if (look.exit) {
-    const last = look.tail.slice(-3).join(' | ');
+    const last = pickCause(look.tail);
     return {
       kind: 'fail',
       blame: 'commit',

@@ -1,7 +1,7 @@
 /** The health gate's verdict as a table: what the probe saw and where the started process listens. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { judgeGate, ERROR_GRACE_MS, ELSEWHERE_GRACE_MS, type GateLook } from '../../../src/run/gate.js';
+import { judgeGate, pickCause, ERROR_GRACE_MS, ELSEWHERE_GRACE_MS, type GateLook } from '../../../src/run/gate.js';
 import { isSiteProcess } from '../../../src/run/health.js';
 import type { Listener } from '../../../src/os/listeners.js';
 
@@ -66,6 +66,26 @@ test('judgeGate: below 500 from its own process passes; anything else waits or f
     assert.is(got, want, JSON.stringify(over));
     if (reason && v.kind !== 'wait') assert.match(v.reason, reason, JSON.stringify(over));
   }
+});
+
+test("pickCause: Node's Error line rather than the stack and version after it", () => {
+  const crash = [
+    'node:internal/modules/cjs/loader:1228',
+    '  throw err;',
+    "Error: Cannot find module 'greeting'",
+    'Require stack:',
+    '- /site/server.js',
+    '    at Module._resolveFilename (node:internal/modules/cjs/loader:1225:15) {',
+    "  code: 'MODULE_NOT_FOUND',",
+    '}',
+    'Node.js v20.20.2',
+  ];
+  assert.is(pickCause(crash), "Error: Cannot find module 'greeting'");
+  assert.is(pickCause(['TypeError: x is not a function', 'Node.js v22.1.0']), 'TypeError: x is not a function');
+  assert.is(
+    pickCause(['> node server.js', 'boom: CRASH marker present']),
+    '> node server.js | boom: CRASH marker present',
+  );
 });
 
 test('isSiteProcess: a listener running from the site folder, a deleted copy included', () => {
