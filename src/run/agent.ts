@@ -124,15 +124,23 @@ export class ServerAgent {
   }
 
   /** On start: end dev servers a killed agent left behind, then serve the slot the link names. */
-  async boot(): Promise<void> {
-    await this.endLeftovers();
-    const live = this.readLink();
+  /**
+   * The live slot (and `starting`) from the link, before either socket answers: a sync asking
+   * early must never take the live slot for the standby.
+   */
+  init(): void {
+    this.live = this.readLink();
+    if (this.live) this.slots[this.live].phase = 'starting';
     this.writeState();
+  }
+
+  async boot(): Promise<void> {
+    const live = this.live;
+    await this.endLeftovers();
     if (!live) {
       this.log('[agent] no live slot yet: waiting for the sync to prepare one');
       return;
     }
-    this.live = live;
     this.log(`[agent] serving slot ${live}`);
     void this.restartLive('start');
   }

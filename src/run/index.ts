@@ -44,6 +44,7 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   ensureDir(paths.runDir);
   ensureDir(paths.logs);
   const agent = new ServerAgent(() => site, paths.controlSocket);
+  agent.init();
   const door = createFrontDoor(agent, () => {
     const live = agent.live ? agent.slots[agent.live] : null;
     const failing = live ?? [agent.slots.a, agent.slots.b].find((s) => s.tail.length) ?? null;
