@@ -100,7 +100,7 @@ e2e(
     assert.is(three.code, 0, three.stderr);
     const got = three.stdout.trimEnd().split('\n');
     assert.is(got.length, 3, three.stdout);
-    for (const line of got) assert.match(line, /^(sync  |server) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, line);
+    for (const line of got) assert.match(line, /^(sync {2}|server) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, line);
     const all = await fx.cli(['logs', '--name', 'other', '--server', '-n', '1000']);
     assert.not.match(all.stdout, /\u001b/);
     assert.match(all.stdout, /\[a 1234567\] ready in 12 ms/);
