@@ -1,13 +1,18 @@
 /**
  * The one module that starts processes. Every other module asks this one, so that a
  * missing program, a timeout or a non-zero exit always comes back as one sentence.
+ * `run` goes through execa; the two long-lived starters below stay on node:child_process
+ * (see spawnDetached).
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { constants } from 'node:os';
+import { execa } from 'execa';
 import { OpsError, oneLine } from '../errors.js';
 
 export interface RunOptions {
   cwd?: string;
+  /** The child's whole environment (nothing of ours is added); ours when not given. */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** Append the child's stdout and stderr to this file instead of capturing them. */
@@ -33,66 +38,101 @@ function label(file: string, args: string[]): string {
   return sub ? `${name} ${sub}` : name;
 }
 
-export function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+/**
+ * Pure: a shell-style exit code. A child ended by a signal gives 128 + the signal's number
+ * (SIGTERM 143, SIGKILL 137, SIGHUP 129); one that ended neither way gives 1.
+ */
+export function getExitCode(code: number | null | undefined, signal: string | null | undefined): number {
+  if (typeof code === 'number') return code;
+  if (signal) {
+    const n = (constants.signals as Record<string, number | undefined>)[signal];
+    return n === undefined ? 128 : 128 + n;
+  }
+  return 1;
+}
+
+/** How long the output of a child that has exited is still read: a grandchild may hold the pipes for hours. */
+const DRAIN_AFTER_EXIT_MS = 500;
+
+export async function run(file: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const what = label(file, args);
-  return new Promise((resolve, reject) => {
-    let logFd: number | undefined;
-    let stdio: StdioOptions = ['ignore', 'pipe', 'pipe'];
-    if (opts.logFile) {
-      logFd = openSync(opts.logFile, 'a', 0o644);
-      stdio = ['ignore', logFd, logFd];
-    }
-    const child = spawn(file, args, {
+  // An fd, not execa's {file, append}: that one is relayed through this process, so a
+  // child's output would stop reaching the log when we exit.
+  const logFd = opts.logFile ? openSync(opts.logFile, 'a', 0o644) : undefined;
+  let child;
+  try {
+    child = execa(file, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio,
+      extendEnv: opts.env === undefined,
+      stdin: 'ignore',
+      // execa hands an fd number straight to spawn (checked); its types only name 3 to 9.
+      stdout: (logFd as 3 | undefined) ?? 'pipe',
+      stderr: (logFd as 3 | undefined) ?? 'pipe',
       detached: opts.group === true,
+      reject: false,
+      stripFinalNewline: false,
+      encoding: 'utf8',
     });
+  } finally {
     if (logFd !== undefined) closeSync(logFd);
-    if (child.pid !== undefined) opts.onStart?.(child.pid);
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    let timedOut = false;
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            killQuietly(opts.group && child.pid ? -child.pid : child.pid, 'SIGKILL');
-          }, opts.timeoutMs);
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      if (timer) clearTimeout(timer);
-      if (err.code === 'ENOENT' && opts.cwd && !existsSync(opts.cwd)) {
-        // spawn says ENOENT for a missing working folder too; name the folder, not the program.
-        reject(
-          new OpsError(
-            `${what} could not run: the folder ${opts.cwd} does not exist.`,
-            'Check that the folder was not moved or deleted.',
-          ),
-        );
-      } else if (err.code === 'ENOENT') {
-        reject(new OpsError(`"${file}" was not found on PATH.`, `Install ${file.split('/').pop()} or put it on PATH.`));
-      } else {
-        reject(new OpsError(`${what} could not start: ${err.message}.`));
-      }
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (timedOut) {
-        reject(new OpsError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s.`));
-        return;
-      }
-      const exit = code ?? (signal ? 128 : 1);
-      if (exit !== 0 && !opts.allowFail) {
-        const tail = oneLine(lastLines(stderr || stdout, 3), 300);
-        reject(new OpsError(`${what} exited with ${signal ?? exit}${tail ? `: ${tail}` : '.'}`));
-        return;
-      }
-      resolve({ code: exit, stdout, stderr });
-    });
-  });
+  }
+  const pid = child.pid;
+  if (pid !== undefined) opts.onStart?.(pid);
+
+  let timedOut = false;
+  const timer =
+    opts.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          // The whole group it started (npm and its scripts), or the child itself.
+          killQuietly(opts.group && pid ? -pid : pid, 'SIGKILL');
+        }, opts.timeoutMs);
+  // execa settles once the pipes close. Past the child's own exit a grandchild that
+  // still holds them is not waited for (after a timeout, not at all): the pipes are cut
+  // and what was read stays.
+  let drainTimer: NodeJS.Timeout | undefined;
+  const drained = new Promise<null>((resolve) =>
+    child.once('exit', () => {
+      drainTimer = setTimeout(() => resolve(null), timedOut ? 0 : DRAIN_AFTER_EXIT_MS);
+    }),
+  );
+  const first = await Promise.race([child, drained]);
+  if (first === null) {
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+  }
+  const r = await child;
+  if (timer) clearTimeout(timer);
+  if (drainTimer) clearTimeout(drainTimer);
+
+  const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+  if (timedOut) {
+    throw new OpsError(`${what} timed out after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s.`);
+  }
+  if (r.exitCode === undefined && r.signal === undefined) {
+    // It never ran. A missing working folder reads as ENOENT too: name the folder, not the program.
+    if (r.code === 'ENOENT' && opts.cwd && !existsSync(opts.cwd)) {
+      throw new OpsError(
+        `${what} could not run: the folder ${opts.cwd} does not exist.`,
+        'Check that the folder was not moved or deleted.',
+      );
+    }
+    if (r.code === 'ENOENT') {
+      throw new OpsError(`"${file}" was not found on PATH.`, `Install ${file.split('/').pop()} or put it on PATH.`);
+    }
+    const why = r.originalMessage ?? r.shortMessage;
+    throw new OpsError(`${what} could not start: ${why}.`);
+  }
+  const exit = getExitCode(r.exitCode, r.signal);
+  if (exit !== 0 && !opts.allowFail) {
+    const tail = oneLine(lastLines(stderr || stdout, 3), 300);
+    const how = r.signal ? `${exit} (${r.signal})` : String(exit);
+    throw new OpsError(`${what} exited with ${how}${tail ? `: ${tail}` : '.'}`);
+  }
+  return { code: exit, stdout, stderr };
 }
 
 function lastLines(text: string, n: number): string {
@@ -105,7 +145,12 @@ export interface DetachedOptions {
   logFile: string;
 }
 
-/** Starts a daemon in its own process group with its output appended to logFile; returns its pid. */
+/**
+ * Starts a daemon in its own process group with its output appended to logFile; returns its pid.
+ * node:child_process, not execa: the daemon outlives us, so its log must be a file
+ * descriptor it holds itself, which execa's types reject for a detached child (and its
+ * `{file, append}` output is relayed through this process, so it would stop when we exit).
+ */
 export function spawnDetached(file: string, args: string[], opts: DetachedOptions): number {
   const fd = openSync(opts.logFile, 'a', 0o644);
   try {
@@ -126,6 +171,7 @@ export interface Foreground {
 /**
  * Starts a child in our own process group (so launchd's kill of the job reaches it) with
  * stdout and stderr on the given fd. `exited` resolves with a shell-style exit code.
+ * node:child_process for the same reason as spawnDetached: the output goes to an fd.
  */
 export function spawnForeground(
   file: string,
@@ -135,13 +181,9 @@ export function spawnForeground(
   const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', opts.fd, opts.fd] });
   const exited = new Promise<number>((resolve) => {
     child.on('error', () => resolve(127));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+    child.on('exit', (code, signal) => resolve(getExitCode(code, signal)));
   });
   return { pid: child.pid ?? -1, exited };
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal === 'SIGKILL' ? 9 : signal === 'SIGINT' ? 2 : 15;
 }
 
 export function killQuietly(pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): void {

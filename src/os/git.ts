@@ -1,14 +1,23 @@
 /**
- * Every git command the tool runs. A plain spawn of git per call: measured at ~21 ms for a
- * no-op fetch against ~70 ms through simple-git, which also waits ~50 ms after every
- * command that prints nothing. In the canonical repo only refs/remotes/*, the
- * localhost-sync branch and worktree bookkeeping are ever written.
+ * Every git command the tool runs, each through simple-git, with its traps handled here:
+ * - `fetch('origin')` drops the remote: every command goes through `.raw()` with the
+ *   remote and the refspec spelled out.
+ * - A non-zero exit with empty stderr resolves to "": the `errors` hook reads every exit
+ *   and lets none reject, and `runGit` checks the exit code itself.
+ * - A command that prints nothing costs ~50 ms more: the calls of a no-op sync ask git to
+ *   print something (`fetch --verbose`, `status --branch`), which brings them back to the
+ *   cost of a plain spawn.
+ * - Its timeout signals git alone: each git here runs in a process group of its own, and a
+ *   timeout ends that whole group (ssh and the http helpers too) and returns at once.
+ * In the canonical repo only refs/remotes/*, the localhost-sync branch and worktree
+ * bookkeeping are ever written.
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join, resolve, isAbsolute } from 'node:path';
-import { run, sleep, type RunResult } from './exec.js';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { killQuietly, sleep, getExitCode, type RunResult } from './exec.js';
 import { hasGitProcessIn } from './listeners.js';
-import { GitError, type GitErrorKind } from '../errors.js';
+import { GitError, oneLine, type GitErrorKind } from '../errors.js';
 
 // Never wait for a password or an editor, never page, never translate messages we match.
 const GIT_ENV = {
@@ -19,27 +28,282 @@ const GIT_ENV = {
   GIT_EDITOR: 'true',
 };
 
-function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, ...GIT_ENV };
+/**
+ * Variables that point git at another repository, index or work tree than the folder each
+ * call names. A git hook sets them; run from one, we would otherwise work on the wrong repo.
+ */
+const RELOCATING = new Set([
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_COMMON_DIR',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_NAMESPACE',
+  'GIT_PREFIX',
+]);
+
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !RELOCATING.has(key.toUpperCase())) env[key] = value;
+  }
+  return { ...env, ...GIT_ENV };
 }
 
-export function git(
+/**
+ * simple-git guards against arguments and variables from untrusted input. Ours are our
+ * own: core.hooksPath (below), GIT_PAGER and GIT_EDITOR (above), and what the user's own
+ * environment says about reaching the forge (GIT_SSH_COMMAND, askpass, config paths),
+ * which git must keep seeing as the user's own git does. Nothing else is unlocked.
+ */
+const UNSAFE = {
+  allowUnsafeHooksPath: true,
+  allowUnsafePager: true,
+  allowUnsafeEditor: true,
+  allowUnsafeAskPass: true,
+  allowUnsafeSshCommand: true,
+  allowUnsafeGitProxy: true,
+  allowUnsafeConfigPaths: true,
+  allowUnsafeConfigEnvCount: true,
+} as const;
+
+/** The part of simple-git's plugin store used below: its own `spawnOptions` passes only uid and gid. */
+interface PluginStore {
+  add(plugin: { type: 'spawn.options' | 'spawn.after'; action: (value: never, context: never) => unknown }): () => void;
+}
+
+interface SpawnedContext {
+  spawned: import('node:child_process').ChildProcess;
+}
+
+function getPluginStore(instance: SimpleGit): PluginStore {
+  const store = (instance as unknown as { _plugins?: Partial<PluginStore> })._plugins;
+  if (typeof store?.add !== 'function') {
+    throw new GitError(
+      'This simple-git no longer lets src/os/git.ts start git in a process group of its own.',
+      'Pin simple-git to the version in package-lock.json.',
+      [],
+      null,
+      '',
+      'other',
+    );
+  }
+  return store as PluginStore;
+}
+
+// ------------------------------------------------------------------ process groups
+
+/**
+ * Gits running now, each the leader of its own process group. Out of our group, a git is
+ * out of reach of a Ctrl-C, a terminal's hangup or a stop aimed at our group, so while any
+ * runs these are passed on: at our exit, and on a signal nobody else handles (a process
+ * that handles its own, such as the agents, ends them through its exit).
+ */
+const liveGroups = new Set<number>();
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+function endLiveGroups(): void {
+  for (const pgid of liveGroups) killQuietly(-pgid, 'SIGTERM');
+}
+
+/**
+ * Listeners other than ours and signal-exit's. signal-exit (execa loads it while a child
+ * runs) dies by a signal only when it is alone, not counting other copies of itself; we
+ * follow the same rule, counting it as it counts itself, so that one of us always does.
+ */
+function otherListeners(signal: NodeJS.Signals): number {
+  const registry = globalThis as unknown as Record<symbol, { count?: unknown } | undefined>;
+  const signalExit = registry[Symbol.for('signal-exit emitter')]?.count;
+  return process.listenerCount(signal) - 1 - (typeof signalExit === 'number' ? signalExit : 0);
+}
+
+function onStopSignal(signal: NodeJS.Signals): void {
+  if (otherListeners(signal) > 0) return;
+  // Ours is the default action: end the gits, then die by the signal as we would have.
+  endLiveGroups();
+  liveGroups.clear();
+  unwatchSignals();
+  process.kill(process.pid, signal);
+}
+const signalListeners = new Map(STOP_SIGNALS.map((s) => [s, () => onStopSignal(s)]));
+
+function watchSignals(): void {
+  for (const [signal, listener] of signalListeners) process.on(signal, listener);
+  process.on('exit', endLiveGroups);
+}
+
+function unwatchSignals(): void {
+  for (const [signal, listener] of signalListeners) process.removeListener(signal, listener);
+  process.removeListener('exit', endLiveGroups);
+}
+
+function trackGroup(pgid: number): void {
+  if (liveGroups.size === 0) watchSignals();
+  liveGroups.add(pgid);
+}
+
+function untrackGroup(pgid: number): void {
+  if (liveGroups.delete(pgid) && liveGroups.size === 0) unwatchSignals();
+}
+
+/** After a timeout's SIGTERM (git removes its lock files), what is left of the group gets SIGKILL. */
+const TIMEOUT_KILL_GRACE_MS = 500;
+/** simple-git's own timeout, a backstop behind ours: it signals git alone. */
+const BACKSTOP_MS = 5000;
+
+// ------------------------------------------------------------------ running git
+
+/** "git fetch", "git rev-parse": the subcommand, past any `-c key=value`. */
+function gitLabel(args: string[]): string {
+  const sub = args.find((a, i) => !a.startsWith('-') && args[i - 1] !== '-c');
+  return sub ? `git ${sub}` : 'git';
+}
+
+interface GitRun extends RunResult {
+  timedOut: boolean;
+}
+
+/**
+ * One git command through simple-git, in a process group of its own. Resolves with how it
+ * ended, whatever the exit code; rejects (GitError) only when git could not run at all.
+ */
+async function runGit(cwd: string, args: string[], timeoutMs: number): Promise<GitRun> {
+  const what = gitLabel(args);
+  const env = gitEnv();
+  let stdout = '';
+  let stderr = '';
+  let instance: SimpleGit;
+  try {
+    instance = simpleGit({
+      baseDir: cwd,
+      binary: 'git',
+      // The user's hooks (husky, reference-transaction, post-checkout) are for the user's own
+      // git: they must not run every minute for the mirror.
+      config: ['core.hooksPath=/dev/null'],
+      maxConcurrentProcesses: 1,
+      trimmed: false,
+      timeout: { block: timeoutMs + BACKSTOP_MS, stdOut: false, stdErr: false },
+      unsafe: UNSAFE,
+      allowEnvironment: Object.keys(env),
+      // Every exit passes here. None rejects: the exit code is checked below, so a failure
+      // with nothing on stderr is never taken for an empty answer.
+      errors: (_error, result) => {
+        stdout = Buffer.concat(result.stdOut).toString('utf8');
+        stderr = Buffer.concat(result.stdErr).toString('utf8');
+        return undefined;
+      },
+    }).env(env);
+  } catch (err) {
+    if (!existsSync(cwd)) {
+      throw new GitError(
+        `${what} could not run: the folder ${cwd} does not exist.`,
+        'Check that the folder was not moved or deleted.',
+        args,
+        null,
+        '',
+        'other',
+      );
+    }
+    throw new GitError(`${what} could not start: ${(err as Error).message}.`, '', args, null, '', 'other');
+  }
+
+  let pid: number | undefined;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: NodeJS.ErrnoException | undefined;
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const store = getPluginStore(instance);
+  store.add({
+    type: 'spawn.options',
+    action: (options: object) => ({ ...options, detached: true }),
+  });
+  store.add({
+    type: 'spawn.after',
+    action: (_value: undefined, { spawned }: SpawnedContext) => {
+      pid = spawned.pid;
+      if (pid === undefined) {
+        spawned.once('error', (err) => (spawnError = err));
+        return;
+      }
+      const pgid = pid;
+      trackGroup(pgid);
+      spawned.once('exit', (code, signal) => {
+        exit = { code, signal };
+        clearTimeout(timer);
+        untrackGroup(pgid);
+      });
+      timer = setTimeout(() => {
+        timedOut = true;
+        killQuietly(-pgid, 'SIGTERM');
+        setTimeout(() => killQuietly(-pgid, 'SIGKILL'), TIMEOUT_KILL_GRACE_MS).unref();
+      }, timeoutMs);
+    },
+  });
+
+  try {
+    await instance.raw(args);
+  } catch (err) {
+    // simple-git refused it before it ran (an argument or a variable its guard blocks).
+    throw new GitError(
+      `${what} was refused by simple-git: ${oneLine((err as Error).message, 300)}`,
+      '',
+      args,
+      null,
+      '',
+      'other',
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  if (spawnError || !exit) {
+    if (spawnError?.code === 'ENOENT') {
+      throw new GitError('"git" was not found on PATH.', 'Install git or put it on PATH.', args, null, '', 'other');
+    }
+    const why = spawnError?.message ?? 'it never ran';
+    throw new GitError(`${what} could not start: ${why}.`, '', args, null, stderr, 'other');
+  }
+  return { code: getExitCode(exit.code, exit.signal), stdout, stderr, timedOut };
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split(/\r?\n/).slice(-n).join(' ');
+}
+
+/**
+ * A git command in cwd. Rejects with a GitError on a timeout, and on a non-zero exit unless
+ * allowFail (then the code says how it ended).
+ */
+export async function git(
   cwd: string,
   args: string[],
   opts: { timeoutMs?: number; allowFail?: boolean } = {},
 ): Promise<RunResult> {
-  // The user's hooks (husky, reference-transaction, post-checkout) are for the user's own
-  // git: they must not run every minute for the mirror.
-  return run('git', ['-c', 'core.hooksPath=/dev/null', ...args], {
-    cwd,
-    env: gitEnv(),
-    timeoutMs: opts.timeoutMs ?? 60_000,
-    allowFail: opts.allowFail,
-  });
-}
-
-async function gitOut(cwd: string, args: string[]): Promise<string> {
-  return (await git(cwd, args)).stdout.trim();
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const r = await runGit(cwd, args, timeoutMs);
+  const what = gitLabel(args);
+  if (r.timedOut) {
+    throw new GitError(
+      `${what} timed out after ${Math.round(timeoutMs / 1000)} s.`,
+      '',
+      args,
+      r.code,
+      r.stderr,
+      'timeout',
+    );
+  }
+  if (r.code !== 0 && !opts.allowFail) {
+    const tail = oneLine(lastLines(r.stderr || r.stdout, 3), 300);
+    throw new GitError(
+      `${what} exited with ${r.code}${tail ? `: ${tail}` : '.'}`,
+      '',
+      args,
+      r.code,
+      r.stderr,
+      getGitErrorKind(r.stderr),
+    );
+  }
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The top folder of the repo holding dir, or null when dir is not in a git work tree. */
@@ -78,7 +342,9 @@ export async function fetchBranch(
         'gc.auto=0',
         'fetch',
         '--no-tags',
-        '--quiet',
+        // --verbose, not --quiet: a no-op fetch then prints "= [up to date]", and simple-git
+        // waits ~50 ms more after a command that prints nothing.
+        '--verbose',
         '--no-write-fetch-head',
         '--no-recurse-submodules',
         remote,
@@ -128,8 +394,10 @@ export function getGitErrorLines(stderr: string): string {
 }
 
 export async function getRefSha(repo: string, ref: string): Promise<string | null> {
-  const r = await git(repo, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { allowFail: true });
-  return r.code === 0 ? r.stdout.trim() : null;
+  // No --quiet: a missing ref then says so on stderr instead of costing simple-git's wait.
+  const r = await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`], { allowFail: true });
+  const sha = r.stdout.trim();
+  return r.code === 0 && SHA_RE.test(sha) ? sha : null;
 }
 
 export interface MirrorHead {
@@ -161,8 +429,10 @@ export async function getMirrorHead(worktree: string, alsoRef?: string): Promise
 
 /** Tracked edits and untracked files (ignored ones, such as node_modules, do not count). */
 export async function getDirtyPaths(worktree: string): Promise<string[]> {
-  const out = await gitOut(worktree, ['status', '--porcelain', '--untracked-files=all']);
-  return out ? out.split('\n') : [];
+  // --branch adds a "## ..." first line, so a clean tree prints something too.
+  const { stdout } = await git(worktree, ['status', '--porcelain', '--branch', '--untracked-files=all']);
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  return lines[0]?.startsWith('## ') ? lines.slice(1) : lines;
 }
 
 /** Moves a slot to sha, detached: no branch of ours ever exists in the canonical repo. */
@@ -209,7 +479,8 @@ export async function lsRemote(
   timeoutMs: number,
 ): Promise<string | null> {
   const r = await git(repo, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], { timeoutMs });
-  return r.stdout.trim().split(/\s+/)[0] || null;
+  const sha = r.stdout.trim().split(/\s+/)[0] ?? '';
+  return SHA_RE.test(sha) ? sha : null;
 }
 
 /**
