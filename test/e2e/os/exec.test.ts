@@ -159,7 +159,7 @@ test(
       let child = 0;
       const started = Date.now();
       const err = await failure(
-        run('sh', ['-c', `sleep 60 & echo $! > ${pidFile}; sleep 60`], {
+        run('sh', ['-c', `sleep 60 & echo $! > ${pidFile}; exec sleep 60`], {
           timeoutMs: 300,
           onStart: (pid) => (child = pid),
         }),

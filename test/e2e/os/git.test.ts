@@ -187,7 +187,7 @@ e2e(
       // With an execa child in flight too, signal-exit listens as well: still one of them dies by it.
       const both = startNode(
         `const g = await import(${gitTs}); const e = await import(${execTs});
-        await Promise.all([${fetch}, e.run('sh', ['-c', 'sleep 60; echo ${marker}'])]);`,
+        await Promise.all([${fetch}, e.run(process.execPath, ['-e', 'setTimeout(() => {}, 60000)', ${JSON.stringify(marker)}])]);`,
       );
       try {
         await waitFor(() => processesMentioning(forge.url).length >= 2, 20_000, 'git fetch and its helper');
