@@ -9,7 +9,8 @@ import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2e } from '../../helpers/e2e.js';
-import type { Fixture } from '../../helpers/fixture.js';
+import { waitFor, type Fixture } from '../../helpers/fixture.js';
+import { isAlive, killQuietly } from '../../helpers/proc.js';
 import { SERVER_JS } from '../../helpers/site.js';
 
 const notify = suite('manage: notify');
@@ -46,6 +47,12 @@ e2e(
     const r = await fx.cli(fx.installArgs({ name: 'site' }), standIn.env);
     assert.is(r.code, 0, r.stdout + r.stderr);
     assert.equal(standIn.calls(), [], 'a fine first install notifies nothing');
+    // Only the syncs below, run with the stand-in on PATH: the sync agent (woken by their
+    // fetches) would otherwise race them to each new main, with the jobs' own PATH.
+    await fx.waitForSyncs(2);
+    const agent = Number(readFileSync(join(fx.siteDir(), 'run', 'sync.pid'), 'utf8'));
+    killQuietly(agent, 'SIGTERM');
+    await waitFor(() => !isAlive(agent), 10_000, 'the sync agent to stop');
     const sync = async () => {
       const s = await fx.cli(['sync', '--json'], standIn.env);
       return (JSON.parse(s.stdout) as { status: string }).status;
