@@ -258,20 +258,23 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+const ARGS = process.argv.slice(2);
+
 /**
  * A closed stdout (`| head -1`) ends the command quietly: no EPIPE stack trace, and nothing
- * more is written. The exit code is what the command had decided so far.
+ * more is written. The exit code is what the command had decided so far. The two resident
+ * agents (`run`, `sync --watch`) keep running instead: a stop there would orphan their
+ * children mid-step.
  */
-function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream, resident: boolean): void {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') process.exit(process.exitCode ?? 0);
-    throw err;
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+    if (!resident) process.exit(process.exitCode ?? 0);
   });
 }
-endQuietlyOnClosedPipe(process.stdout);
-endQuietlyOnClosedPipe(process.stderr);
-
-const ARGS = process.argv.slice(2);
+const RESIDENT = ARGS[0] === 'run' || (ARGS[0] === 'sync' && ARGS.includes('--watch'));
+endQuietlyOnClosedPipe(process.stdout, RESIDENT);
+endQuietlyOnClosedPipe(process.stderr, RESIDENT);
 
 main(ARGS).then(
   (code) => {
