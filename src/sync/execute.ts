@@ -16,7 +16,7 @@ import { getNodeFor } from '../runtime/pinned-node.js';
 import { restartLive, switchToSlot } from '../run/control-client.js';
 import { isLiveHealthy } from '../run/protocol.js';
 import { installCommand, syncCommand } from '../site/fix-commands.js';
-import { getSlotFacts, readLinkState, repairLink, repairSlots, migrateLegacy } from './slots.js';
+import { getSlotFacts, readLinkState, readSlotHead, repairLink, repairSlots, migrateLegacy } from './slots.js';
 import { getSettledStatus } from './server-agent.js';
 import {
   getCreateAt,
@@ -143,7 +143,10 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
     log('fetch', `failed: ${describeError(err)}`);
     return;
   }
-  const target = await git.getRefSha(config.repo, `refs/remotes/${config.remote}/${config.branch}`);
+  // Read from the repo's files: a no-op sync runs every minute, and a spawn costs more CPU than the rest.
+  const targetRef = `refs/remotes/${config.remote}/${config.branch}`;
+  const target =
+    git.readRefFromFiles(join(config.repo, '.git'), targetRef) ?? (await git.getRefSha(config.repo, targetRef));
   if (!target) {
     rec.message = `${config.remote}/${config.branch} is missing after fetching it; still serving ${short(rec.sha)}.`;
     log('fetch', rec.message);
@@ -158,7 +161,7 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
   const status = await getSettledStatus(site, log);
   const live = status.live;
   const liveDir = live ? paths.slots[live] : null;
-  const liveHead = liveDir ? (await git.getMirrorHead(liveDir)).head : null;
+  const liveHead = liveDir ? (readSlotHead(liveDir) ?? (await git.getMirrorHead(liveDir)).head) : null;
   if (live && liveHead) {
     const fixed = repairLink(site, live);
     if (fixed) log('repair', fixed);

@@ -41,6 +41,18 @@ function isOnBranch(dir: string): boolean {
   }
 }
 
+/** A detached slot's HEAD, read from its git dir without spawning git; null when it is not a plain sha. */
+export function readSlotHead(dir: string): string | null {
+  const gitDir = git.getWorktreeGitDir(dir);
+  if (!gitDir) return null;
+  try {
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8').trim();
+    return /^[0-9a-f]{40,64}$/.test(head) ? head : null;
+  } catch {
+    return null;
+  }
+}
+
 /** File reads only (plus a process scan when an index.lock exists): cheap enough for every sync. */
 export async function getSlotFacts(site: Site): Promise<Record<Slot, SlotFacts>> {
   const one = async (slot: Slot): Promise<SlotFacts> => {

@@ -40,11 +40,16 @@ export interface Poller {
   stop(): Promise<PollStats>;
 }
 
+/** No test polls longer than this; a poller left running by a failed test then ends by itself. */
+const MAX_LIFE_MS = 180_000;
+
 export function startPoller(port: number, everyMs = 20, headers: Record<string, string> = {}): Poller {
   const stats: PollStats = { total: 0, failed: 0, errors: 0, bodies: [], samples: [] };
   let running = true;
+  // A test that fails before stop() must not keep uvu's process alive for ever.
+  const giveUp = Date.now() + MAX_LIFE_MS;
   const loop = (async () => {
-    while (running) {
+    while (running && Date.now() < giveUp) {
       const started = Date.now();
       const r = await getOnce(port, headers);
       stats.total++;
