@@ -3,18 +3,17 @@
  * and websockets each is serving, and the crash restarts of the live one. The front door
  * asks it where to send a request; the control API asks it to start, switch and stop.
  */
-import { readlinkSync, renameSync, symlinkSync, lstatSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Site } from '../site/config.js';
-import { SLOTS, getOtherSlot, isSlot, type Slot } from '../site/paths.js';
+import { SLOTS, type Slot } from '../site/paths.js';
 import { appendLogLine, formatLocalTime, rotateIfLarge } from '../os/log.js';
-import { readJsonOrNull, writeFileAtomic } from '../os/fs.js';
-import { isAlive, sleep } from '../os/exec.js';
-import { stopProcessGroup, type ChildExit } from '../os/child.js';
-import { getProcessCwd, isInside } from '../os/listeners.js';
+import { writeFileAtomic } from '../os/fs.js';
+import { sleep } from '../os/exec.js';
+import type { ChildExit } from '../os/child.js';
 import { probeHttp, isHealthyStatus } from '../os/http.js';
 import { SlotServer, describeExit } from './slot-server.js';
+import { endLeftoverServers } from './leftovers.js';
+import { readLiveLink, writeLiveLink } from '../site/live-link.js';
 import { describeError } from '../errors.js';
 import type { AgentStatus, GateResult } from './protocol.js';
 
@@ -146,50 +145,13 @@ export class ServerAgent {
   }
 
   private async endLeftovers(): Promise<void> {
-    const { paths } = this.site;
-    const old = readJsonOrNull<AgentStatus>(paths.serverState);
-    if (!old?.slots || old.pid === process.pid) return;
-    for (const slot of SLOTS) {
-      const pid = old.slots[slot]?.pid;
-      if (typeof pid !== 'number' || !isAlive(pid)) continue;
-      const cwd = await getProcessCwd(pid);
-      // Only a process that runs from inside a slot: a reused pid belongs to someone else.
-      if (cwd && isInside(cwd.replace(/ \(deleted\)$/, ''), paths.slotsDir)) {
-        this.log(`[agent] ending dev server pid ${pid} left in slot ${slot} by a previous agent`);
-        await stopProcessGroup(pid, 3000);
-      }
-    }
+    for (const line of await endLeftoverServers(this.site.paths)) this.log(`[agent] ${line}`);
   }
 
   /** The slot localhost-worktree points at; null when it is missing or a first-release folder. */
   readLink(): Slot | null {
-    try {
-      const link = this.site.paths.worktree;
-      const target = resolve(dirname(link), readlinkSync(link));
-      const slot = basename(target);
-      // The whole target counts: a link into another site's slots is not this site's live slot.
-      return isSlot(slot) && target === this.site.paths.slots[slot] ? slot : null;
-    } catch {
-      return null;
-    }
-  }
-
-  private writeLink(slot: Slot): void {
-    const link = this.site.paths.worktree;
-    try {
-      // A first-release worktree folder is replaced by the sync's migration, never here.
-      if (lstatSync(link).isDirectory()) return;
-    } catch {
-      // missing: created below
-    }
-    const tmp = `${link}.${process.pid}.tmp`;
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // none
-    }
-    symlinkSync(join('slots', slot), tmp);
-    renameSync(tmp, link);
+    const state = readLiveLink(this.site.paths, this.site.config.repo);
+    return state.kind === 'slot' ? state.slot : null;
   }
 
   /** POST /slots/<slot>/start: the standby's server, through the gate. */
@@ -224,7 +186,7 @@ export class ServerAgent {
     this.crashStreak = 0;
     this.healthySince = Date.now();
     this.clearCrashTimer();
-    this.writeLink(slot);
+    writeLiveLink(this.site.paths, slot);
     this.log(`[agent] switched to slot ${slot} (${s.sha?.slice(0, 7)})${old ? `; draining slot ${old}` : ''}`);
     this.notify();
     if (old && old !== slot) void this.retire(old);
@@ -309,7 +271,7 @@ export class ServerAgent {
     this.crashTimer = null;
   }
 
-  /** Seconds until the next crash restart, for the status page. */
+  /** A crash restart is waiting out its pause: the status page says so. */
   get crashRestartPending(): boolean {
     return this.crashTimer !== null;
   }
@@ -352,9 +314,5 @@ export class ServerAgent {
     for (const w of [...this.waiters]) w();
     await Promise.all(SLOTS.map((slot) => this.slots[slot].stop(3000)));
     this.writeState();
-  }
-
-  standbyOf(): Slot {
-    return this.live ? getOtherSlot(this.live) : 'a';
   }
 }

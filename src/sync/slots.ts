@@ -2,10 +2,11 @@
  * Step 4: the two slots present and sane, the link, and the first release's single
  * worktree migrated once the slots serve (DESIGN §2, §3).
  */
-import { existsSync, lstatSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Site } from '../site/config.js';
-import { SLOTS, isSlot, type Slot } from '../site/paths.js';
+import { SLOTS, type Slot } from '../site/paths.js';
+import { readLiveLink, writeLiveLink, type LinkState } from '../site/live-link.js';
 import { short } from '../site/last-sync.js';
 import * as git from '../os/git.js';
 import type { RepairStep, SlotFacts } from './plan.js';
@@ -13,21 +14,8 @@ import type { RepairStep, SlotFacts } from './plan.js';
 /** The first release's branch for its single worktree. */
 export const LEGACY_BRANCH = 'localhost-sync';
 
-export type LinkState = { kind: 'slot'; slot: Slot } | { kind: 'legacy' } | { kind: 'missing' };
-
 export function readLinkState(site: Site): LinkState {
-  const link = site.paths.worktree;
-  try {
-    if (lstatSync(link).isSymbolicLink()) {
-      // The whole target counts: a link into another site's slots/a is not ours.
-      const target = resolve(dirname(link), readlinkSync(link));
-      const slot = basename(target);
-      return isSlot(slot) && target === site.paths.slots[slot] ? { kind: 'slot', slot } : { kind: 'missing' };
-    }
-    return git.isWorktreeOf(link, site.config.repo) ? { kind: 'legacy' } : { kind: 'missing' };
-  } catch {
-    return { kind: 'missing' };
-  }
+  return readLiveLink(site.paths, site.config.repo);
 }
 
 /** HEAD names a branch (`ref: refs/heads/…`) rather than a commit: read from the worktree's git dir. */
@@ -98,9 +86,7 @@ export async function repairSlots(site: Site, steps: RepairStep[], createAt: str
 export function repairLink(site: Site, live: Slot): string | null {
   const state = readLinkState(site);
   if (state.kind === 'legacy' || (state.kind === 'slot' && state.slot === live)) return null;
-  const link = site.paths.worktree;
-  rmSync(link, { force: true });
-  symlinkSync(join('slots', live), link);
+  writeLiveLink(site.paths, live);
   return `pointed localhost-worktree at slot ${live}`;
 }
 
@@ -119,7 +105,7 @@ export async function migrateLegacy(site: Site, live: Slot): Promise<string[]> {
     await git.deleteBranch(repo, LEGACY_BRANCH);
     lines.push(`deleted its ${LEGACY_BRANCH} branch`);
   }
-  symlinkSync(join('slots', live), link);
+  writeLiveLink(site.paths, live);
   lines.push(`localhost-worktree now points at slot ${live}`);
   return lines;
 }

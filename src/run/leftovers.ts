@@ -1,0 +1,29 @@
+/**
+ * Dev servers a killed agent left behind (DESIGN §9): a `kill -9` of the agent leaves its
+ * children running in their own process groups, holding inner ports and slot folders.
+ */
+import type { SitePaths } from '../site/paths.js';
+import { SLOTS } from '../site/paths.js';
+import { readJsonOrNull } from '../os/fs.js';
+import { isAlive } from '../os/exec.js';
+import { stopProcessGroup } from '../os/child.js';
+import { getProcessCwd, isInside } from '../os/listeners.js';
+import type { AgentStatus } from './protocol.js';
+
+/** Ends each server the previous agent recorded whose folder is inside a slot; says what it ended. */
+export async function endLeftoverServers(paths: SitePaths): Promise<string[]> {
+  const old = readJsonOrNull<AgentStatus>(paths.serverState);
+  if (!old?.slots || old.pid === process.pid) return [];
+  const ended: string[] = [];
+  for (const slot of SLOTS) {
+    const pid = old.slots[slot]?.pid;
+    if (typeof pid !== 'number' || !isAlive(pid)) continue;
+    const cwd = await getProcessCwd(pid);
+    // Only a process that runs from inside a slot: a reused pid belongs to someone else.
+    if (cwd && isInside(cwd.replace(/ \(deleted\)$/, ''), paths.slotsDir)) {
+      await stopProcessGroup(pid, 3000);
+      ended.push(`ended dev server pid ${pid} left in slot ${slot} by a previous agent`);
+    }
+  }
+  return ended;
+}
