@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import {
   carryInstalledState,
   describeConfigChanges,
+  isDevServerAffected,
   isServerAffected,
   mergeInstallFlags,
   parseInstallFlags,
@@ -21,6 +22,7 @@ import { NAME_RE, getDefaultName, getSitePaths, tildify } from '../site/paths.js
 import { ensureDir } from '../os/fs.js';
 import { acquireLock } from '../os/lock.js';
 import { appendLogLine } from '../os/log.js';
+import { restartThroughSwap } from '../sync/swap.js';
 import { performSync } from '../sync/execute.js';
 import { short, getExitCodeFor, readSyncRecord, type SyncRecord } from '../site/last-sync.js';
 import { runAfterSync, type SyncHooks } from '../sync/watch.js';
@@ -133,6 +135,18 @@ export async function installCommand(given: InstallFlags, hooks: SyncHooks = {})
           onStatusChange: hooks.onStatusChange ?? diagnose,
         });
         await runAfterSync(site, rec, hooks);
+        if (before && isDevServerAffected(before, config) && (rec.status === 'updated' || rec.status === 'noop')) {
+          // A new --command or --node: a fresh dev server in the standby slot, switched to once it answers.
+          progress.update('restarting the dev server with the new settings (a swap)');
+          const swap = await restartThroughSwap(site, { lock, progress: (m) => progress.update(m) });
+          if (!swap.ok) {
+            rec = {
+              ...rec,
+              status: 'error',
+              message: `The new settings did not start: ${swap.reason}. Still serving ${short(rec.sha)}.`,
+            };
+          }
+        }
       }
       // Still under the lock, so the sync job's first run cannot change what doctor reads.
       progress.update('checking the result');

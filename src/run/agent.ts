@@ -41,9 +41,14 @@ export class ServerAgent {
   private healthySince = 0;
   private logLines = 0;
 
+  /**
+   * `getSite`: the site as the agent started (its host and port are bound). `getSlotSite`:
+   * read again for each slot start, so a new command or Node pin reaches the next server.
+   */
   constructor(
     private readonly getSite: () => Site,
     readonly controlSocket: string,
+    getSlotSite: () => Site = getSite,
   ) {
     const site = getSite();
     const events = {
@@ -52,8 +57,8 @@ export class ServerAgent {
       exit: (server: SlotServer, exit: ChildExit, expected: boolean) => this.onExit(server, exit, expected),
     };
     this.slots = {
-      a: new SlotServer('a', site.paths.slots.a, getSite, events),
-      b: new SlotServer('b', site.paths.slots.b, getSite, events),
+      a: new SlotServer('a', site.paths.slots.a, getSlotSite, events),
+      b: new SlotServer('b', site.paths.slots.b, getSlotSite, events),
     };
   }
 

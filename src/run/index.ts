@@ -3,7 +3,7 @@
  * the site is installed, proxies to the live slot, and takes the control API's requests.
  * This is what the server job executes.
  */
-import { resolveSite, verifyInstalled } from '../site/store.js';
+import { readSiteConfig, resolveSite, verifyInstalled } from '../site/store.js';
 import { readSyncRecord } from '../site/last-sync.js';
 import { ensureDir } from '../os/fs.js';
 import { sleep } from '../os/exec.js';
@@ -43,7 +43,21 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   const { config, paths } = site;
   ensureDir(paths.runDir);
   ensureDir(paths.logs);
-  const agent = new ServerAgent(() => site, paths.controlSocket);
+  // The command and the Node pin are read again for each slot start, so install can change
+  // them with a swap; host and port are bound once (install restarts the agent for those).
+  let current = site;
+  const getSlotSite = () => {
+    try {
+      current = {
+        ...current,
+        config: { ...readSiteConfig(site.name), host: site.config.host, port: site.config.port },
+      };
+    } catch {
+      // a config being rewritten, or broken by hand: keep the last good one
+    }
+    return current;
+  };
+  const agent = new ServerAgent(() => site, paths.controlSocket, getSlotSite);
   agent.init();
   const door = createFrontDoor(agent, () => {
     const live = agent.live ? agent.slots[agent.live] : null;

@@ -209,17 +209,18 @@ export function pickService(platform: string, systemdUser = false): ServiceKind 
   return 'process';
 }
 
-/** A change the running server agent must restart for: it reads these when it starts. */
+/** A change the server agent itself must restart for: the front door is bound to these. */
 export function isServerAffected(before: SiteConfig, after: SiteConfig): boolean {
-  return (
-    before.port !== after.port ||
-    before.host !== after.host ||
-    before.command !== after.command ||
-    before.node !== after.node ||
-    before.healthPath !== after.healthPath ||
-    before.healthTimeout !== after.healthTimeout ||
-    before.allowRemote !== after.allowRemote
-  );
+  return before.port !== after.port || before.host !== after.host || before.allowRemote !== after.allowRemote;
+}
+
+/**
+ * A change the live dev server must be restarted for, through a swap (DESIGN §1): the
+ * agent reads the command and the Node pin each time it starts a slot, so a fresh server
+ * in the standby slot picks them up while the live one keeps serving.
+ */
+export function isDevServerAffected(before: SiteConfig, after: SiteConfig): boolean {
+  return before.command !== after.command || before.node !== after.node;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Site } from '../site/config.js';
 import { getOtherSlot, type Slot } from '../site/paths.js';
 import { short } from '../site/last-sync.js';
 import * as git from '../os/git.js';
-import { acquireLock } from '../os/lock.js';
+import { acquireLock, type Lock } from '../os/lock.js';
 import { appendLogLine } from '../os/log.js';
 import { readTextOrNull } from '../os/fs.js';
 import { describeWithFix } from '../errors.js';
@@ -34,6 +34,8 @@ export interface SwapOptions {
   progress?: (message: string) => void;
   /** Told when the lock is ours (a wait for another sync has ended). */
   onLocked?: () => void;
+  /** install already holds the lock. */
+  lock?: Lock;
 }
 
 export async function restartThroughSwap(site: Site, opts: SwapOptions = {}): Promise<SwapResult> {
@@ -42,7 +44,7 @@ export async function restartThroughSwap(site: Site, opts: SwapOptions = {}): Pr
     appendLogLine(paths.syncLog, `[${process.pid}] restart ${step}: ${message}`);
     opts.progress?.(`${step}: ${message}`);
   };
-  const lock = await acquireLock(paths.lock);
+  const lock = opts.lock ?? (await acquireLock(paths.lock));
   opts.onLocked?.();
   try {
     log('lock', lock.waitedMs > 200 ? `waited ${lock.waitedMs} ms for another sync` : 'acquired');
@@ -71,6 +73,6 @@ export async function restartThroughSwap(site: Site, opts: SwapOptions = {}): Pr
     log('switch', `slot ${standby} is live at ${short(sha)}; slot ${live} drains and stops`);
     return { ok: true, reason: `slot ${standby} serves ${short(sha)}`, live: standby, sha };
   } finally {
-    lock.release();
+    if (!opts.lock) lock.release();
   }
 }

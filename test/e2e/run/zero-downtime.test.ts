@@ -190,4 +190,20 @@ process.on('SIGTERM', () => process.exit(0));
   ]);
 });
 
+e2e(zero, 'a changed --command takes effect at once through a swap, with no failed request', async (fx) => {
+  await installed(fx);
+  const before = serverState(fx);
+  const poller = startPoller(fx.port);
+  const r = await fx.cli(fx.installArgs({ command: 'node server.js --host {host} --port {port}' }));
+  assert.is(r.code, 0, r.stdout + r.stderr);
+  const s = await poller.stop();
+  assert.is(s.failed + s.errors, 0, describeStats(s));
+  const after = JSON.parse(readFileSync(join(fx.siteDir(), 'run', 'server.json'), 'utf8')) as ServerState & {
+    slots: Record<'a' | 'b', { command: string | null }>;
+  };
+  assert.is.not(after.live, before.live, 'the standby became live');
+  assert.match(after.slots[after.live as 'a' | 'b'].command ?? '', /^node server\.js --host 127\.0\.0\.1 --port \d+$/);
+  assert.is((await fx.get()).body, 'site says: hello from main\n');
+});
+
 zero.run();
