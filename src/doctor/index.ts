@@ -4,7 +4,7 @@
  * its status changed. Thin: checks live in checks/, the runner and renderer beside this.
  */
 import type { Site } from '../site/config.js';
-import { resolveSite } from '../site/store.js';
+import { listInstalledSiteNames, resolveSite } from '../site/store.js';
 import { writeFileAtomic } from '../os/fs.js';
 import { formatUrl } from '../os/http.js';
 import { formatLocalTime } from '../site/last-sync.js';
@@ -12,16 +12,18 @@ import { isColorEnabled } from '../ui/progress.js';
 import { CHECKS } from './checks/index.js';
 import { DoctorContext, type DoctorOptions } from './context.js';
 import { runChecks } from './run-checks.js';
-import { plainStyle, renderJson, renderSummary, renderText, type Style } from './render.js';
+import { plainStyle, renderJson, renderJsonAll, renderSummary, renderText, type Style } from './render.js';
 import { getExitCode, getVerdict, type Report } from './types.js';
 
 export async function diagnose(site: Site, options: DoctorOptions): Promise<Report> {
-  const checks = await runChecks(CHECKS, new DoctorContext(site, options));
+  const ctx = new DoctorContext(site, options);
+  const checks = await runChecks(CHECKS, ctx);
   const url = formatUrl(site.config.host, site.config.port, '/');
   return {
     site: site.name,
     heading: `site "${site.name}" · ${url} · ${site.config.service} backend`,
     url,
+    servedSha: ctx.mirrorPresent() ? ((await ctx.mirrorHead()).head ?? null) : null,
     verdict: getVerdict(checks),
     checks,
   };
@@ -50,14 +52,18 @@ export async function doctorCommand(argv: {
   network?: boolean;
   verbose?: boolean;
 }): Promise<number> {
-  const site = resolveSite(argv.name);
-  const report = await diagnose(site, { network: argv.network !== false });
+  // Without --name and with several sites, every site (DESIGN §6).
+  const names = argv.name === undefined ? listInstalledSiteNames() : [];
+  const sites = names.length > 1 ? names.map((n) => resolveSite(n)) : [resolveSite(argv.name)];
+  const reports: Report[] = [];
+  for (const site of sites) reports.push(await diagnose(site, { network: argv.network !== false }));
   if (argv.json) {
-    process.stdout.write(renderJson(report));
+    process.stdout.write(reports.length === 1 ? renderJson(reports[0]) : renderJsonAll(reports));
   } else {
-    process.stdout.write(renderText(report, { style: await getStyle(), verbose: argv.verbose === true }));
+    const style = await getStyle();
+    process.stdout.write(reports.map((r) => renderText(r, { style, verbose: argv.verbose === true })).join('\n'));
   }
-  return getExitCode(report.verdict);
+  return Math.max(...reports.map((r) => getExitCode(r.verdict)));
 }
 
 /**

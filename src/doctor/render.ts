@@ -90,7 +90,10 @@ export function renderJson(report: Report, home?: string): string {
   const doc = {
     schemaVersion: 1,
     site: report.site,
+    url: report.url,
+    servedSha: report.servedSha,
     verdict: report.verdict,
+    next: tildify(getNextStep(report), home),
     checks: report.checks.map((c) => ({
       id: c.id,
       title: c.title,
@@ -101,4 +104,10 @@ export function renderJson(report: Report, home?: string): string {
     })),
   };
   return JSON.stringify(doc, null, 2) + '\n';
+}
+
+/** Several sites (doctor without --name): one document holding each site's. */
+export function renderJsonAll(reports: Report[], home?: string): string {
+  const sites = reports.map((r) => JSON.parse(renderJson(r, home)) as unknown);
+  return JSON.stringify({ schemaVersion: 1, sites }, null, 2) + '\n';
 }

@@ -58,6 +58,8 @@ export interface Report {
   heading: string;
   /** What a healthy site serves, for the "Next:" line when nothing is wrong. */
   url: string;
+  /** The commit the live slot serves (its HEAD), or null when none does. */
+  servedSha: string | null;
   verdict: Verdict;
   checks: CheckReport[];
 }

@@ -46,6 +46,37 @@ async function status(fx: Fixture): Promise<StatusDoc> {
 
 e2e(
   sites,
+  'doctor without --name checks every site: one report each in text, one document holding both in JSON',
+  async (fx) => {
+    const otherPort = await twoSites(fx);
+    const text = await fx.cli(['doctor', '--no-network']);
+    assert.is(text.code, 0, text.stdout);
+    assert.match(text.stdout, /^localhost-ops doctor: site "other" · http:\/\/127\.0\.0\.1:\d+\//m);
+    assert.match(text.stdout, /^localhost-ops doctor: site "site" · /m);
+    assert.is((text.stdout.match(/^Verdict: ok/gm) ?? []).length, 2);
+    const json = await fx.cli(['doctor', '--no-network', '--json']);
+    const doc = JSON.parse(json.stdout) as {
+      schemaVersion: number;
+      sites: { site: string; url: string; verdict: string }[];
+    };
+    assert.is(doc.schemaVersion, 1);
+    assert.equal(
+      doc.sites.map((d) => [d.site, d.url, d.verdict]),
+      [
+        ['other', `http://127.0.0.1:${otherPort}/`, 'ok'],
+        ['site', `http://127.0.0.1:${fx.port}/`, 'ok'],
+      ],
+    );
+    // An uninstalled site drops out: the one left is reported alone, as its own document.
+    await fx.cli(['uninstall', '--name', 'other']);
+    const one = await fx.cli(['doctor', '--no-network', '--json']);
+    assert.is(JSON.parse(one.stdout).site, 'site', 'an uninstalled site is not checked');
+  },
+  { timeoutMs: T },
+);
+
+e2e(
+  sites,
   'status lists both sites, in text and as JSON; logs prints the last lines of each',
   async (fx) => {
     const otherPort = await twoSites(fx);

@@ -10,18 +10,19 @@ const REPORT: Report = {
   site: 'site',
   heading: 'site "site" · http://127.0.0.1:4321/ · process backend',
   url: 'http://127.0.0.1:4321/',
+  servedSha: 'abc1234'.padEnd(40, '0'),
   verdict: 'problems',
   checks: [
     { id: 'node', title: 'Node', status: 'ok', summary: 'Node 22 runs abc1234', evidence: ['seen /home/me/.nvm'] },
     {
-      id: 'worktree',
-      title: 'Mirror',
+      id: 'slots',
+      title: 'Slots',
       status: 'fail',
-      summary: 'the mirror /home/me/ops-local/site/localhost-worktree is missing',
+      summary: 'the live slot /home/me/ops-local/site/slots/a is missing',
       fix: 'Run localhost-ops sync --name site.',
       command: 'localhost-ops sync --name site',
     },
-    { id: 'worktree-clean', title: 'Clean', status: 'skip', summary: 'skipped: worktree failed' },
+    { id: 'worktree-clean', title: 'Clean', status: 'skip', summary: 'skipped: slots failed' },
     {
       id: 'logs',
       title: 'Logs',
@@ -42,9 +43,9 @@ units("text: a line per check, detail and fix under problems, verdict, the first
       'localhost-ops doctor: site "site" · http://127.0.0.1:4321/ · process backend',
       '',
       '✓ node            Node 22 runs abc1234',
-      '✗ worktree        the mirror ~/ops-local/site/localhost-worktree is missing',
+      '✗ slots           the live slot ~/ops-local/site/slots/a is missing',
       '                  fix: Run localhost-ops sync --name site.',
-      '- worktree-clean  skipped: worktree failed',
+      '- worktree-clean  skipped: slots failed',
       '! logs            1 recent error line',
       '                  boom',
       '                  fix: Read it.',
@@ -72,12 +73,16 @@ units("text: a line per check, detail and fix under problems, verdict, the first
 
 units('JSON: exactly the documented keys, null for absent detail and fix, ~ for $HOME', () => {
   const doc = JSON.parse(renderJson(REPORT, '/home/me'));
-  assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'verdict', 'checks']);
+  // DESIGN §6: { schemaVersion, site, url, servedSha, verdict, next, checks }.
+  assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'url', 'servedSha', 'verdict', 'next', 'checks']);
+  assert.is(doc.url, REPORT.url);
+  assert.is(doc.servedSha, REPORT.servedSha);
+  assert.is(doc.next, 'localhost-ops sync --name site');
   assert.equal(doc.checks[1], {
-    id: 'worktree',
-    title: 'Mirror',
+    id: 'slots',
+    title: 'Slots',
     status: 'fail',
-    summary: 'the mirror ~/ops-local/site/localhost-worktree is missing',
+    summary: 'the live slot ~/ops-local/site/slots/a is missing',
     detail: null,
     fix: 'Run localhost-ops sync --name site.',
   });
