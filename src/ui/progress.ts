@@ -9,16 +9,36 @@ export interface Progress {
 
 const silent: Progress = { update() {}, stop() {} };
 
+/**
+ * A spinner only where it can be drawn: a TTY of known width that is not `TERM=dumb`. A
+ * terminal of unknown width once got escape codes for ever (368 MB in 10 minutes).
+ */
+export function canSpin(stream: NodeJS.WriteStream = process.stderr, env = process.env): boolean {
+  return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.TERM !== 'dumb';
+}
+
 export async function createProgress(initial: string): Promise<Progress> {
-  if (!process.stderr.isTTY) return silent;
+  if (!canSpin()) return silent;
   const { default: ora } = await import('ora');
-  const spinner = ora({ text: initial, stream: process.stderr }).start();
+  // Not ora's stdin handling: it puts the terminal in raw mode, and a stop signal must still end us.
+  const spinner = ora({ text: initial, stream: process.stderr, discardStdin: false }).start();
+  const onSignal = (signal: NodeJS.Signals) => {
+    spinner.stop();
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('SIGINT', onSignal);
+    // Ended by the signal as if no handler were here: the shell sees 128 + n.
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   return {
     update(text) {
       spinner.text = text;
     },
     stop() {
       spinner.stop();
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
     },
   };
 }

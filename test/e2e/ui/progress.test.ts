@@ -1,0 +1,60 @@
+/**
+ * The spinner in a real terminal (a pty from script(1)): none in a terminal of unknown
+ * width, and a stop signal ends the command while it spins.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { e2e } from '../../helpers/e2e.js';
+import { BIN, waitFor } from '../../helpers/fixture.js';
+import { isAlive, killQuietly } from '../../helpers/proc.js';
+
+const tty = suite('progress in a terminal');
+
+function inTerminal(fx: { root: string; env: NodeJS.ProcessEnv }, shell: string) {
+  const child = spawn('script', ['-qfec', shell, '/dev/null'], { cwd: fx.root, env: { ...fx.env, TERM: 'xterm' } });
+  let out = '';
+  child.stdout.setEncoding('latin1').on('data', (d: string) => (out += d));
+  const done = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+  return { child, done, output: () => out };
+}
+
+/** The pid of our CLI running `command` under the fixture. */
+function findCli(command: string): number | null {
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(BIN) && argv.includes(command) && !argv.includes('--watch')) return Number(e);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+e2e(tty, 'a terminal of unknown width gets no spinner, and the command still finishes', async (fx) => {
+  const args = fx.installArgs().map(q).join(' ');
+  const t = inTerminal(fx, `stty cols 0; ${q(process.execPath)} ${q(BIN)} ${args}`);
+  assert.is(await t.done, 0, t.output());
+  assert.match(t.output(), /Serving main [0-9a-f]{7}/);
+  // ora's frames redraw the line with ESC[ codes (erase line, cursor moves): none at all here.
+  assert.not.match(t.output(), /\x1b\[(2K|1G|\?25l)/, 'no spinner escape codes');
+});
+
+e2e(tty, 'SIGTERM during the spinner ends the command at once, with 143', async (fx) => {
+  // A slow npm ci keeps install spinning long enough to be signalled.
+  const args = fx.installArgs().map(q).join(' ');
+  const t = inTerminal(fx, `stty cols 100; ${q(process.execPath)} ${q(BIN)} ${args}; echo "exit=$?"`);
+  let pid: number | null = null;
+  await waitFor(() => (pid = findCli('install')) !== null && /\x1b\[/.test(t.output()), 20_000, 'install to spin');
+  killQuietly(pid as unknown as number, 'SIGTERM');
+  await waitFor(() => !isAlive(pid as unknown as number), 5000, 'install to end');
+  await t.done;
+  assert.match(t.output(), /exit=143/);
+});
+
+tty.run();
