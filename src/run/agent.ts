@@ -66,11 +66,15 @@ export class ServerAgent {
     return this.getSite();
   }
 
+  /** Also told every line of server.log: `run` in a terminal follows the log this way. */
+  echo: ((line: string) => void) | null = null;
+
   log(line: string): void {
     const file = this.site.paths.serverLog;
     // Checked every few hundred lines, not per line: a stat per line of dev-server output buys nothing.
     if (this.logLines++ % 200 === 0) rotateIfLarge(file);
     appendLogLine(file, line);
+    this.echo?.(line);
   }
 
   /** One operation per slot at a time: a start, a stop and a crash restart never overlap. */

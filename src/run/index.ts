@@ -3,6 +3,7 @@
  * the site is installed, proxies to the live slot, and takes the control API's requests.
  * This is what the server job executes.
  */
+import { tildify } from '../site/paths.js';
 import { readSiteConfig, resolveSite, verifyInstalled } from '../site/store.js';
 import { readSyncRecord } from '../site/last-sync.js';
 import { ensureDir } from '../os/fs.js';
@@ -75,9 +76,12 @@ export async function runCommand(argv: { name?: string }): Promise<number> {
   );
   const control = await listenUnixHttp(paths.controlSocket, createControlHandler(agent));
   const url = formatUrl(config.host, config.port, '/');
+  if (process.stdout.isTTY) {
+    // In a terminal: the URL, then the server log as it is written (the agent writes every line of it).
+    process.stdout.write(`localhost-ops: serving ${site.name} at ${url} (server log: ${tildify(paths.serverLog)})\n`);
+    agent.echo = (line) => process.stdout.write(`${line}\n`);
+  }
   agent.log(`[agent] pid ${process.pid} holds ${url}`);
-  if (process.stdout.isTTY)
-    process.stdout.write(`localhost-ops: serving ${site.name} at ${url} (server log: ${paths.serverLog})\n`);
   await agent.boot();
 
   return new Promise<number>((resolve) => {
