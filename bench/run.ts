@@ -9,7 +9,7 @@
  *  4. the sync agent's RSS after 20 and after 1,000 triggered no-op syncs.
  * Speed goals live here, never in a timed test. NODE_EXTRA_CA_CERTS is unset on every side.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { createFixture, ROOT, waitFor, type Fixture } from '../test/helpers/fixture.js';
@@ -147,12 +147,26 @@ async function cpu(fx: Fixture, env: NodeJS.ProcessEnv): Promise<void> {
 
 async function memory(fx: Fixture): Promise<void> {
   const sync = pidOf(fx, 'sync');
+  const server = pidOf(fx, 'server');
+  const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
   await triggerSyncs(fx, 20);
-  const at20 = rssKb(sync);
-  await triggerSyncs(fx, RSS_SYNCS - 20);
+  const at20 = {
+    rss: rssKb(sync),
+    fds: fds(sync) + fds(server),
+    log: statSync(join(fx.siteDir(), 'logs', 'sync.log')).size,
+  };
+  const half = Math.floor(RSS_SYNCS / 2);
+  await triggerSyncs(fx, half - 20);
+  const atHalf = rssKb(sync);
+  await triggerSyncs(fx, RSS_SYNCS - half);
   const atN = rssKb(sync);
+  const mb = (kb: number) => (kb / 1024).toFixed(1);
   console.log(
-    `sync agent RSS:                ${(at20 / 1024).toFixed(1)} MB after 20 syncs, ${(atN / 1024).toFixed(1)} MB after ${RSS_SYNCS}: +${((atN - at20) / 1024).toFixed(1)} MB (goal < 10)`,
+    `sync agent RSS:                ${mb(at20.rss)} MB after 20 syncs, ${mb(atHalf)} MB after ${half}, ${mb(atN)} MB after ${RSS_SYNCS}: +${mb(atN - at20.rss)} MB (goal < 10)`,
+  );
+  const leftovers = readdirSync(fx.siteDir(), { recursive: true }).filter((f) => String(f).endsWith('.tmp'));
+  console.log(
+    `agents' open fds:              ${at20.fds} after 20 syncs, ${fds(sync) + fds(server)} after ${RSS_SYNCS}; sync.log ${(statSync(join(fx.siteDir(), 'logs', 'sync.log')).size / 1024).toFixed(0)} KB (was ${(at20.log / 1024).toFixed(0)} KB); leftover temp files: ${leftovers.length}`,
   );
 }
 
