@@ -1,9 +1,10 @@
 /**
- * The launchd backend (DESIGN §4): two LaunchAgents per site in the user's gui/<uid>
- * domain, driven through launchctl. A plist is written only when its content changed, and
- * only a changed (or unloaded) agent is booted out and bootstrapped again, so re-running
- * install with the same flags restarts nothing. What the agents contain is in
- * launchd-plist.ts; this module only talks to the disk and to launchctl.
+ * The launchd backend (DESIGN §4): two resident LaunchAgents per site (the sync agent,
+ * `sync --watch`, and the server agent, `run`) in the user's gui/<uid> domain, driven
+ * through launchctl. Both are RunAtLoad and kept alive by launchd. A plist is written only
+ * when its content changed, and only a changed (or unloaded) agent is booted out and
+ * bootstrapped again, so re-running install with the same flags restarts nothing. What the
+ * agents contain is in plist.ts; this module only talks to the disk and to launchctl.
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -172,8 +173,8 @@ async function reconcile(spec: JobSpec): Promise<{ loaded: boolean; state: Agent
 
 /**
  * launchd starts a RunAtLoad or kickstarted job shortly after launchctl returns. Waits
- * until a server other than `oldPid` runs, so the health gate cannot take the server
- * being stopped for the new one; a server that fails to start is left to the gate.
+ * until a process other than `oldPid` runs, so the caller cannot take the agent being
+ * stopped for the new one; an agent that fails to start is left to the caller's own wait.
  */
 async function waitStarted(label: string, oldPid: number | null): Promise<void> {
   const deadline = Date.now() + START_WAIT_MS;
@@ -184,11 +185,12 @@ async function waitStarted(label: string, oldPid: number | null): Promise<void> 
   }
 }
 
-function describeState(kind: JobKind, state: AgentState | null, hasPlist: boolean): string {
+/** Both agents are resident: loaded but not running is a crash waiting out its ThrottleInterval, or worse. */
+function describeState(state: AgentState | null, hasPlist: boolean): string {
   if (!state) return hasPlist ? 'plist installed but not loaded' : 'not installed';
   const exit = state.lastExit !== null ? `, last exit code ${state.lastExit}` : '';
   if (state.state === 'running') return `running, pid ${state.pid ?? '?'}${exit}`;
-  return `loaded, ${kind === 'sync' ? 'waiting for its next run' : (state.state ?? 'state unknown')}${exit}`;
+  return `loaded but ${state.state ?? 'in an unknown state'}${exit}`;
 }
 
 export const launchdBackend: ServiceBackend = {
@@ -200,7 +202,7 @@ export const launchdBackend: ServiceBackend = {
       const { loaded, state } = await reconcile(spec);
       if (loaded) {
         touched.push(spec.kind);
-      } else if (spec.kind === 'server' && state?.state !== 'running') {
+      } else if (state?.state !== 'running') {
         // Loaded and unchanged, but down (a crash waiting out its ThrottleInterval): start it now.
         await must(['kickstart', getTarget(spec.label)]);
         touched.push(spec.kind);
@@ -211,7 +213,7 @@ export const launchdBackend: ServiceBackend = {
 
   async restart(site, spec) {
     // A changed or unloaded agent is (re)bootstrapped, and RunAtLoad starts it; otherwise
-    // kickstart -k ends the running server (ExitTimeOut applies) and starts it again.
+    // kickstart -k ends the running agent (ExitTimeOut applies) and starts it again.
     const { loaded, state } = await reconcile(spec);
     if (!loaded) await must(['kickstart', '-k', getTarget(spec.label)]);
     await waitStarted(spec.label, state?.pid ?? null);
@@ -267,16 +269,15 @@ export const launchdBackend: ServiceBackend = {
           detail: describeError(err),
         };
       }
-      // The sync agent runs only every interval: loaded is its "running", as the process
-      // backend's interval loop is. Its pid is there only while a sync is in progress.
-      const running = spec.kind === 'sync' ? state !== null : state?.state === 'running';
+      // Both agents are resident: each runs for as long as it is loaded.
+      const running = state?.state === 'running';
       return {
         installed: installed !== null,
         running,
         pid: state?.state === 'running' ? state.pid : null,
         lastExit: state?.lastExit ?? null,
         current,
-        detail: describeState(spec.kind, state, installed !== null),
+        detail: describeState(state, installed !== null),
       };
     };
     const bySpec = new Map(specs.map((s) => [s.kind, s]));

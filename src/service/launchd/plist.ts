@@ -3,7 +3,7 @@
  * the template: a template is parsed into an object, the job's values are set on it, and
  * the plist package builds the XML again. Nothing is pasted into XML as text, so a path
  * holding spaces, &, <, quotes or non-ASCII comes out escaped and reads back unchanged.
- * Kept apart from launchd.ts so that a noop sync, which renders nothing, never loads plist.
+ * Kept apart from index.ts so that a noop sync, which renders nothing, never loads plist.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

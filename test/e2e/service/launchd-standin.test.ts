@@ -1,6 +1,7 @@
 /**
  * launchd plists on disk, on Linux: what we render reads back the same in Python's plistlib,
- * and the launchctl stand-in (test/helpers/bin/launchctl) runs them the way launchd would.
+ * and the launchctl stand-in (test/helpers/bin/launchctl) runs them the way launchd would:
+ * both agents are resident (KeepAlive), so a job that exits is started again, throttled.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,9 +9,16 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getJobSpecs, type JobSpec } from '../../../src/service/jobs.js';
-import { renderAgentText } from '../../../src/service/launchd/plist.js';
+import {
+  buildPlistText,
+  parseTemplate,
+  readTemplate,
+  renderAgent,
+  renderAgentText,
+} from '../../../src/service/launchd/plist.js';
 import { getAgentPath, parsePrint } from '../../../src/service/launchd/index.js';
 import { Fixture, waitFor, withTimeout } from '../../helpers/fixture.js';
+import { isAlive, isGroupAlive, sleep } from '../../helpers/proc.js';
 import { UID, launchctl, readRunState, stopStandin } from '../../helpers/launchctl-standin.js';
 import { readPlist, siteFor, type Dict } from '../../helpers/launchd.js';
 import { readWithPython } from '../../helpers/plistlib.js';
@@ -72,14 +80,20 @@ async function withHome(fn: (home: string, root: string) => Promise<void>): Prom
   }
 }
 
-function writeAgent(home: string, spec: JobSpec): string {
+/** The agent as install renders it, with `over` set on top (a shorter ThrottleInterval, another KeepAlive). */
+function writeAgent(home: string, spec: JobSpec, over: Dict = {}): string {
   const path = getAgentPath(spec.label, home);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, renderAgentText(spec), { mode: 0o644 });
+  const text = Object.keys(over).length
+    ? buildPlistText({ ...renderAgent(spec, parseTemplate(readTemplate(spec.kind))), ...over } as Parameters<
+        typeof buildPlistText
+      >[0])
+    : renderAgentText(spec);
+  writeFileSync(path, text, { mode: 0o644 });
   return path;
 }
 
-/** A sync-kind job that runs a shell script instead of the tool. */
+/** A sync-kind job (resident: RunAtLoad, KeepAlive true) that runs a shell script instead of the tool. */
 function scriptJob(root: string, label: string, script: string, over: Partial<JobSpec> = {}): JobSpec {
   return {
     kind: 'sync',
@@ -89,19 +103,49 @@ function scriptJob(root: string, label: string, script: string, over: Partial<Jo
     environment: { HOME: join(root, 'home'), ONLY: 'this & that' },
     stdoutPath: join(root, 'logs', `${label}.log`),
     stderrPath: join(root, 'logs', `${label}.log`),
-    interval: 3600,
     ...over,
   };
 }
 
+async function print(home: string, label: string) {
+  return parsePrint((await launchctl(home, ['print', `gui/${UID}/${label}`])).stdout);
+}
+
+async function bootoutAndWait(home: string, label: string): Promise<void> {
+  assert.is((await launchctl(home, ['bootout', `gui/${UID}/${label}`])).code, 0);
+  await waitFor(
+    async () => (await launchctl(home, ['print', `gui/${UID}/${label}`])).code === 113,
+    30_000,
+    `the bootout of ${label}`,
+  );
+}
+
+/** Milliseconds since the epoch, one line per start, as the job wrote them. */
+function readStarts(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 standin(
-  'a good plist runs with exactly its environment, folder and logs; 5 when loaded twice',
+  'a good plist runs with exactly its environment, folder and logs, and stays running; 5 when loaded twice',
   withTimeout(30_000, () =>
     withHome(async (home, root) => {
       mkdirSync(join(root, 'logs'));
-      const path = writeAgent(home, scriptJob(root, 'test.good', 'env > env.txt; pwd; echo to-stderr >&2'));
+      const path = writeAgent(
+        home,
+        scriptJob(root, 'test.good', 'env > env.txt; pwd; echo to-stderr >&2; exec sleep 600'),
+      );
+      assert.is(readPlist(path).KeepAlive, true, 'a resident agent');
       assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
-      await waitFor(() => readRunState(home, 'test.good')?.lastExit === 0, 10_000, 'the job to run');
+      await waitFor(() => existsSync(join(root, 'env.txt')), 10_000, 'the job to run');
+      await waitFor(
+        () => readFileSync(join(root, 'logs', 'test.good.log'), 'utf8').endsWith('to-stderr\n'),
+        10_000,
+        'its output',
+      );
       const env = readFileSync(join(root, 'env.txt'), 'utf8')
         .split('\n')
         .filter((l) => l && !l.startsWith('PWD=') && !l.startsWith('SHLVL=') && !l.startsWith('_='));
@@ -112,20 +156,106 @@ standin(
       ]);
       assert.is(readFileSync(join(root, 'logs', 'test.good.log'), 'utf8'), `${root}\nto-stderr\n`);
       assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 5);
-      const printed = parsePrint((await launchctl(home, ['print', `gui/${UID}/test.good`])).stdout);
-      assert.equal(printed, { state: 'not running', pid: null, lastExit: 0 });
-      assert.is((await launchctl(home, ['bootout', `gui/${UID}/test.good`])).code, 0);
-      await waitFor(
-        async () => (await launchctl(home, ['print', `gui/${UID}/test.good`])).code === 113,
-        10_000,
-        'the bootout',
-      );
+      const pid = readRunState(home, 'test.good')?.pid ?? null;
+      assert.ok(pid !== null && isAlive(pid), 'the job runs');
+      assert.equal(await print(home, 'test.good'), { state: 'running', pid, lastExit: null });
+      await bootoutAndWait(home, 'test.good');
+      await waitFor(() => !isGroupAlive(pid), 2000, 'bootout to have ended the job and its group');
     }),
   ),
 );
 
 standin(
-  'a WorkingDirectory or log folder that does not exist fails the job with 78',
+  'KeepAlive true: a job that exits, even with 0, is started again, no sooner than ThrottleInterval after its last start',
+  withTimeout(60_000, () =>
+    withHome(async (home, root) => {
+      mkdirSync(join(root, 'logs'));
+      const starts = join(root, 'starts.txt');
+      // Exits at once: every restart waits out the full ThrottleInterval.
+      const path = writeAgent(home, scriptJob(root, 'test.again', `date +%s%3N >> ${JSON.stringify(starts)}`), {
+        ThrottleInterval: 2,
+      });
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
+      await waitFor(() => readStarts(starts).length >= 1, 10_000, 'the first start');
+      await waitFor(
+        async () => (await print(home, 'test.again')).state === 'spawn scheduled',
+        5000,
+        'a restart to be scheduled',
+      );
+      assert.equal(await print(home, 'test.again'), { state: 'spawn scheduled', pid: null, lastExit: 0 });
+      await waitFor(() => readStarts(starts).length >= 3, 20_000, 'two restarts');
+      const at = readStarts(starts);
+      for (let i = 1; i < at.length; i++) {
+        assert.ok(at[i] - at[i - 1] >= 1900, `start ${i} came ${at[i] - at[i - 1]} ms after the one before`);
+      }
+      await bootoutAndWait(home, 'test.again');
+      const n = readStarts(starts).length;
+      await sleep(3000);
+      assert.is(readStarts(starts).length, n, 'a booted-out job is not started again');
+    }),
+  ),
+);
+
+standin(
+  'KeepAlive {SuccessfulExit: false}: a crash is started again, a clean exit stays stopped',
+  withTimeout(30_000, () =>
+    withHome(async (home, root) => {
+      mkdirSync(join(root, 'logs'));
+      const spec = scriptJob(
+        root,
+        'test.crash',
+        'echo run >> runs.txt; [ -e crashed ] && exit 0; touch crashed; exit 3',
+        {
+          kind: 'server',
+        },
+      );
+      const path = writeAgent(home, spec, { KeepAlive: { SuccessfulExit: false }, ThrottleInterval: 1 });
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
+      await waitFor(() => readRunState(home, 'test.crash')?.runs === 2, 10_000, 'the restart after the crash');
+      await waitFor(() => readRunState(home, 'test.crash')?.lastExit === 0, 10_000, 'the clean exit');
+      await sleep(2500);
+      assert.equal(await print(home, 'test.crash'), { state: 'not running', pid: null, lastExit: 0 });
+      assert.is(readFileSync(join(root, 'runs.txt'), 'utf8'), 'run\nrun\n', 'not started a third time');
+      // kickstart starts a stopped job; -p prints its pid.
+      const r = await launchctl(home, ['kickstart', '-p', `gui/${UID}/test.crash`]);
+      assert.is(r.code, 0);
+      assert.match(r.stdout, /^\d+\n$/);
+      await waitFor(() => readRunState(home, 'test.crash')?.runs === 3, 10_000, 'the kickstarted run');
+    }),
+  ),
+);
+
+standin(
+  'kickstart leaves a running job alone; kickstart -k ends its group (SIGKILL after ExitTimeOut) and starts it at once',
+  withTimeout(60_000, () =>
+    withHome(async (home, root) => {
+      mkdirSync(join(root, 'logs'));
+      // Ignores SIGTERM, so only ExitTimeOut's SIGKILL ends it; a child keeps its group busy.
+      const script = `trap '' TERM; date +%s%3N >> starts.txt; sleep 600 & while :; do sleep 1; done`;
+      const path = writeAgent(home, scriptJob(root, 'test.stubborn', script), { ExitTimeOut: 2, ThrottleInterval: 30 });
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
+      await waitFor(() => readStarts(join(root, 'starts.txt')).length === 1, 10_000, 'the first start');
+      const pid = readRunState(home, 'test.stubborn')?.pid ?? null;
+      assert.ok(pid !== null && isAlive(pid));
+      assert.is((await launchctl(home, ['kickstart', `gui/${UID}/test.stubborn`])).code, 0);
+      assert.is(readRunState(home, 'test.stubborn')?.pid, pid, 'kickstart of a running job starts no other');
+      const before = Date.now();
+      const r = await launchctl(home, ['kickstart', '-k', '-p', `gui/${UID}/test.stubborn`]);
+      assert.is(r.code, 0, r.stderr);
+      const took = Date.now() - before;
+      assert.ok(took >= 1900 && took < 10_000, `kickstart -k waited out ExitTimeOut (${took} ms)`);
+      await waitFor(() => !isGroupAlive(pid), 2000, 'the old group, its background sleep too, to be gone');
+      const next = Number(r.stdout.trim());
+      assert.ok(next !== pid && isAlive(next), 'a new process, not held back by ThrottleInterval');
+      assert.is(readRunState(home, 'test.stubborn')?.runs, 2);
+      await bootoutAndWait(home, 'test.stubborn');
+      await waitFor(() => !isGroupAlive(next), 2000, 'bootout to end it too');
+    }),
+  ),
+);
+
+standin(
+  'a WorkingDirectory or log folder that does not exist fails the job with 78, retried while KeepAlive holds',
   withTimeout(30_000, () =>
     withHome(async (home, root) => {
       const cases = [
@@ -136,14 +266,13 @@ standin(
         }),
       ];
       for (const spec of cases) {
-        assert.is(
-          (await launchctl(home, ['bootstrap', `gui/${UID}`, writeAgent(home, spec)])).code,
-          0,
-          'launchd loads it',
-        );
+        const path = writeAgent(home, spec, { ThrottleInterval: 1 });
+        assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0, 'launchd loads it');
         await waitFor(() => readRunState(home, spec.label)?.lastExit === 78, 10_000, `${spec.label} to fail with 78`);
-        const printed = parsePrint((await launchctl(home, ['print', `gui/${UID}/${spec.label}`])).stdout);
-        assert.equal(printed, { state: 'not running', pid: null, lastExit: 78 });
+        const printed = await print(home, spec.label);
+        assert.equal({ pid: printed.pid, lastExit: printed.lastExit }, { pid: null, lastExit: 78 });
+        assert.is.not(printed.state, 'running');
+        await waitFor(() => (readRunState(home, spec.label)?.runs ?? 0) >= 2, 10_000, `${spec.label} to be retried`);
       }
       assert.not.ok(existsSync(join(root, 'ran.txt')), 'the program never ran');
     }),
@@ -151,17 +280,29 @@ standin(
 );
 
 standin(
-  'a plist others may write, or with a mistyped key, is refused',
+  'a plist others may write, with a mistyped key, or for another session type is refused',
   withTimeout(30_000, () =>
     withHome(async (home, root) => {
-      const path = writeAgent(home, scriptJob(root, 'test.loose', 'true'));
+      mkdirSync(join(root, 'logs'));
+      const path = writeAgent(home, scriptJob(root, 'test.loose', 'exec sleep 600'));
       chmodSync(path, 0o666);
       assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 5);
       chmodSync(path, 0o644);
-      writeFileSync(path, readFileSync(path, 'utf8').replace('<key>StartInterval</key>', '<key>StartIntervall</key>'));
-      const r = await launchctl(home, ['bootstrap', `gui/${UID}`, path]);
+      const good = readFileSync(path, 'utf8');
+      writeFileSync(path, good.replace('<key>KeepAlive</key>', '<key>KeepAlives</key>'));
+      let r = await launchctl(home, ['bootstrap', `gui/${UID}`, path]);
       assert.is(r.code, 5);
-      assert.match(r.stderr, /unknown key StartIntervall/);
+      assert.match(r.stderr, /unknown key KeepAlives/);
+      // The gui/<uid> domain is the Aqua session: a Background-only agent cannot load there.
+      writeAgent(home, scriptJob(root, 'test.loose', 'exec sleep 600'), { LimitLoadToSessionType: ['Background'] });
+      r = await launchctl(home, ['bootstrap', `gui/${UID}`, path]);
+      assert.is(r.code, 134);
+      assert.match(r.stderr, /Service cannot load in requested session/);
+      writeAgent(home, scriptJob(root, 'test.loose', 'exec sleep 600'), {
+        LimitLoadToSessionType: ['Aqua', 'Background'],
+      });
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
+      await waitFor(() => readRunState(home, 'test.loose')?.state === 'running', 10_000, 'the job to run');
     }),
   ),
 );

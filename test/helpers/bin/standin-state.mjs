@@ -7,7 +7,7 @@
  *   calls.jsonl             one line per launchctl call (or $LAUNCHCTL_STANDIN_LOG)
  *   disabled.json           labels `launchctl disable` turned off
  *   jobs/<label>.json       a loaded job: its plist as parsed, its supervisor's pid
- *   jobs/<label>.run.json   written by the supervisor: pid, state, last exit code, acks
+ *   jobs/<label>.run.json   written by the supervisor: pid, lastPid, state, runs, last exit code, acks
  *   jobs/<label>.log        the supervisor's own notes (why a job failed to start)
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync, appendFileSync } from 'node:fs';
