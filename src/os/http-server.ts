@@ -43,8 +43,13 @@ export async function listenUnixHttp(path: string, onRequest: RequestHandler): P
     // none
   }
   const server = createServer(onRequest);
-  // The umask may leave a socket group-writable for a moment; chmod before anyone is told the path.
-  await listen(server, { path });
+  // Created 0600 from the start (a umask of 0177 while it binds), not chmod-ed after a window.
+  const umask = process.umask(0o177);
+  try {
+    await listen(server, { path });
+  } finally {
+    process.umask(umask);
+  }
   chmodSync(path, 0o600);
   return server;
 }
