@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Site } from '../site/config.js';
 import { SLOTS, type Slot } from '../site/paths.js';
 import { appendLogLine, formatLocalTime, rotateIfLarge } from '../os/log.js';
-import { writeFileAtomic } from '../os/fs.js';
+import { readJsonOrNull, writeFileAtomic } from '../os/fs.js';
 import { sleep } from '../os/exec.js';
 import type { ChildExit } from '../os/child.js';
 import { probeHttp, isHealthyStatus } from '../os/http.js';
@@ -137,6 +137,8 @@ export class ServerAgent {
    * early must never take the live slot for the standby.
    */
   init(): void {
+    // What the previous agent recorded, read before this one writes its own: its leftovers.
+    this.previous = readJsonOrNull<AgentStatus>(this.site.paths.serverState);
     this.live = this.readLink();
     if (this.live) this.slots[this.live].phase = 'starting';
     this.writeState();
@@ -153,8 +155,10 @@ export class ServerAgent {
     void this.restartLive('start');
   }
 
+  private previous: AgentStatus | null = null;
+
   private async endLeftovers(): Promise<void> {
-    for (const line of await endLeftoverServers(this.site.paths)) this.log(`[agent] ${line}`);
+    for (const line of await endLeftoverServers(this.site.paths, this.previous)) this.log(`[agent] ${line}`);
   }
 
   /** The slot localhost-worktree points at; null when it is missing or a first-release folder. */

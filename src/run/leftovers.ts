@@ -4,15 +4,13 @@
  */
 import type { SitePaths } from '../site/paths.js';
 import { SLOTS } from '../site/paths.js';
-import { readJsonOrNull } from '../os/fs.js';
 import { isAlive } from '../os/exec.js';
 import { stopProcessGroup } from '../os/child.js';
 import { getProcessCwd, isInside } from '../os/listeners.js';
 import type { AgentStatus } from './protocol.js';
 
 /** Ends each server the previous agent recorded whose folder is inside a slot; says what it ended. */
-export async function endLeftoverServers(paths: SitePaths): Promise<string[]> {
-  const old = readJsonOrNull<AgentStatus>(paths.serverState);
+export async function endLeftoverServers(paths: SitePaths, old: AgentStatus | null): Promise<string[]> {
   if (!old?.slots || old.pid === process.pid) return [];
   const ended: string[] = [];
   for (const slot of SLOTS) {

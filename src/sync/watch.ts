@@ -50,8 +50,11 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
   let configWatcher: FSWatcher | null = null;
   let pausedNoted = false;
 
-  const trigger = (why: string) => {
+  /** A ref move seen while a sync runs may be that sync's own fetch: checked again after it. */
+  let onlyRefMoved = false;
+  const trigger = (why: string, fromRef = false) => {
     if (stopping) return;
+    onlyRefMoved = (triggered ? onlyRefMoved : true) && fromRef;
     triggered = true;
     log(`woken: ${why}`);
     wake?.();
@@ -62,7 +65,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
     if (debounce) clearTimeout(debounce);
     debounce = setTimeout(() => {
       const sha = readRefFromFiles(gitDir, ref);
-      if (sha && sha !== lastSeen) trigger(`${ref.replace('refs/remotes/', '')} moved to ${sha.slice(0, 7)}`);
+      if (sha && sha !== lastSeen) trigger(`${ref.replace('refs/remotes/', '')} moved to ${sha.slice(0, 7)}`, true);
     }, DEBOUNCE_MS);
   };
 
@@ -147,6 +150,11 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
         });
         lastSeen = rec.targetSha || lastSeen;
         errors = rec.status === 'error' ? errors + 1 : 0;
+        // Our own fetch moved the ref during this sync: nothing new to follow, no second sync.
+        const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
+        if (triggered && onlyRefMoved && readRefFromFiles(join(site.config.repo, '.git'), ref) === lastSeen) {
+          triggered = false;
+        }
         await runAfterSync(site, rec, hooks);
       }
     } catch (err) {
