@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { createInterface } from 'node:readline';
-import { isGroupAlive, killQuietly, sleep } from './exec.js';
+import { stopGroup } from './exec.js';
 
 export interface ChildExit {
   code: number | null;
@@ -52,21 +52,7 @@ export function startChild(file: string, args: string[], opts: ChildOptions): Ch
     pid,
     exited,
     async stop(graceMs = 5000) {
-      await stopProcessGroup(pid, graceMs);
+      await stopGroup(pid, graceMs);
     },
   };
-}
-
-/** Ends a process group: SIGTERM, then SIGKILL after graceMs. Resolves once it is gone. */
-export async function stopProcessGroup(pgid: number, graceMs = 5000): Promise<void> {
-  if (pgid <= 0 || !isGroupAlive(pgid)) return;
-  killQuietly(-pgid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isGroupAlive(pgid)) return;
-    await sleep(50);
-  }
-  killQuietly(-pgid, 'SIGKILL');
-  const hard = Date.now() + 2000;
-  while (isGroupAlive(pgid) && Date.now() < hard) await sleep(50);
 }

@@ -4,8 +4,7 @@
  */
 import type { SitePaths } from '../site/paths.js';
 import { SLOTS } from '../site/paths.js';
-import { isAlive } from '../os/exec.js';
-import { stopProcessGroup } from '../os/child.js';
+import { isAlive, stopGroup } from '../os/exec.js';
 import { getProcessCwd, isInside } from '../os/listeners.js';
 import type { AgentStatus } from './protocol.js';
 
@@ -19,7 +18,7 @@ export async function endLeftoverServers(paths: SitePaths, old: AgentStatus | nu
     const cwd = await getProcessCwd(pid);
     // Only a process that runs from inside a slot: a reused pid belongs to someone else.
     if (cwd && isInside(cwd.replace(/ \(deleted\)$/, ''), paths.slotsDir)) {
-      await stopProcessGroup(pid, 3000);
+      await stopGroup(pid, 3000);
       ended.push(`ended dev server pid ${pid} left in slot ${slot} by a previous agent`);
     }
   }
