@@ -9,6 +9,17 @@ import { findOnPath } from '../os/fs.js';
 
 export type JobKind = 'sync' | 'server';
 
+/** A backend's own caveats, for doctor's service check: it never branches on the backend. */
+export interface BackendCaveats {
+  /** Appended to the ok summary ("; lingering on"). */
+  note: string;
+  /** Appended to a "not running" summary (" (the process backend's jobs stop at a reboot)"). */
+  whenDown: string;
+  evidence: string[];
+  /** A condition that deserves a warning even while both jobs run. */
+  warning?: { summary: string; fix: string; command?: string };
+}
+
 /** A job definition read back from disk, as an object (plist dict, unit sections, spec). */
 export type JobDefinition = Record<string, unknown>;
 
@@ -55,6 +66,8 @@ export interface ServiceBackend {
   renderDefinition(spec: JobSpec): Promise<JobDefinition | null>;
   /** The program and arguments a parsed definition executes. */
   getProgramArguments(definition: JobDefinition): string[] | null;
+  /** What doctor should say about this backend beyond the jobs' state (a reboot, lingering). */
+  getCaveats(site: Site): Promise<BackendCaveats>;
 }
 
 export function getLabel(name: string, kind: JobKind): string {

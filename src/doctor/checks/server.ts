@@ -5,7 +5,6 @@ import { describeListener, isSiteProcess } from '../../run/health.js';
 import { formatUrl, probeHttp } from '../../os/http.js';
 import { getProcessCwd, getTreeListeners, isInside, isLoopbackAddress, type Listener } from '../../os/listeners.js';
 import type { JobKind } from '../../service/jobs.js';
-import { getLingering } from '../../service/index.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { diffDefinitions } from '../installed.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
@@ -69,7 +68,9 @@ export const service: Check = {
     const detail = [...gone, ...drift].join('\n') || undefined;
     const rewrite = `Run ${install}: it rewrites and reloads only what changed.`;
     if (gone.length) return fail(gone[0], rewrite, install, { detail, evidence });
-    const reboot = kind === 'process' ? " (the process backend's jobs stop at a reboot)" : '';
+    const caveats = await backend.getCaveats(ctx.site);
+    evidence.push(...caveats.evidence);
+    const reboot = caveats.whenDown;
     if (!status.sync.running) {
       return fail(
         `the sync job is not running: ${status.sync.detail}${reboot}`,
@@ -102,24 +103,11 @@ export const service: Check = {
       const which = `${drifted.join(' and ')} job definition${drifted.length > 1 ? 's differ' : ' differs'}`;
       return warn(`the installed ${which} from what install would write now`, rewrite, install, { detail, evidence });
     }
-    let note = kind === 'process' ? '; they stop at a reboot, so run install again after one' : '';
-    if (kind === 'systemd') {
-      const linger = await getLingering();
-      evidence.push(
-        `lingering for ${linger.user}: ${linger.enabled === null ? `unknown, ${linger.reason}` : linger.enabled ? 'on' : 'off'}`,
-      );
-      if (linger.enabled === false) {
-        const enable = `loginctl enable-linger ${linger.user}`;
-        return warn(
-          `lingering is off for ${linger.user}: the jobs stop at logout, and after a boot they wait for the next login`,
-          `Run ${enable}: the user manager then starts at boot and keeps the jobs running without a login.`,
-          enable,
-          { evidence },
-        );
-      }
-      note = linger.enabled ? '; lingering on' : `; lingering unknown: ${linger.reason}`;
+    if (caveats.warning) {
+      const w = caveats.warning;
+      return warn(w.summary, w.fix, w.command, { evidence });
     }
-    return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${note})`, {
+    return ok(`sync job ${status.sync.detail}; server job ${status.server.detail} (${kind} backend${caveats.note})`, {
       evidence,
     });
   },

@@ -246,6 +246,10 @@ export const launchdBackend: ServiceBackend = {
     return getStringArray(definition.ProgramArguments);
   },
 
+  async getCaveats() {
+    return { note: '', whenDown: '', evidence: [] };
+  },
+
   async status(site, specs) {
     const { renderAgentText } = await getRenderer();
     const one = async (spec: JobSpec): Promise<JobStatus> => {

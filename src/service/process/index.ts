@@ -102,6 +102,14 @@ export const processBackend: ServiceBackend = {
     return getStringArray(definition.programArguments);
   },
 
+  async getCaveats() {
+    return {
+      note: '; they stop at a reboot, so run install again after one',
+      whenDown: " (the process backend's jobs stop at a reboot)",
+      evidence: [],
+    };
+  },
+
   async status(site, specs) {
     const one = (spec: JobSpec): JobStatus => {
       const pid = readPid(site, spec.kind);

@@ -13,7 +13,7 @@ import { sleep } from '../../os/exec.js';
 import { getHome, tildify } from '../../site/paths.js';
 import type { Site } from '../../site/config.js';
 import type { JobKind, JobSpec, JobStatus, ServiceBackend } from '../jobs.js';
-import { mustSystemctl, systemctl } from './systemctl.js';
+import { getLingering, mustSystemctl, systemctl } from './systemctl.js';
 import {
   SHOW_PROPERTIES,
   describeExit,
@@ -219,6 +219,32 @@ export const systemdBackend: ServiceBackend = {
 
   getProgramArguments(definition) {
     return getUnitProgramArguments(definition);
+  },
+
+  /** Without lingering, a user's jobs stop at logout and wait for the next login after a boot. */
+  async getCaveats() {
+    const linger = await getLingering();
+    const evidence = [
+      `lingering for ${linger.user}: ${linger.enabled === null ? `unknown, ${linger.reason}` : linger.enabled ? 'on' : 'off'}`,
+    ];
+    if (linger.enabled === false) {
+      const enable = `loginctl enable-linger ${linger.user}`;
+      return {
+        note: '; lingering off',
+        whenDown: '',
+        evidence,
+        warning: {
+          summary: `lingering is off for ${linger.user}: the jobs stop at logout, and after a boot they wait for the next login`,
+          fix: `Run ${enable}: the user manager then starts at boot and keeps the jobs running without a login.`,
+          command: enable,
+        },
+      };
+    }
+    return {
+      note: linger.enabled ? '; lingering on' : `; lingering unknown: ${linger.reason}`,
+      whenDown: '',
+      evidence,
+    };
   },
 
   async status(site, specs) {
