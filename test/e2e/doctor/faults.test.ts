@@ -73,7 +73,7 @@ faults(
     await fx.waitForSyncs(2);
     const { code, doc } = await doctorJson(fx);
     assertHealthy(doc, code);
-    assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'verdict', 'checks']);
+    assert.equal(Object.keys(doc), ['schemaVersion', 'site', 'url', 'servedSha', 'verdict', 'next', 'checks']);
     assert.is(doc.schemaVersion, 1);
     assert.is(doc.site, 'site');
     assert.equal(
