@@ -87,7 +87,15 @@ export function getJobContext(pinnedBinDir: string, env: NodeJS.ProcessEnv = pro
   const found = ['git', 'launchctl'].map((name) => findOnPath(name, env.PATH)).filter((p): p is string => p !== null);
   const jobEnv: Record<string, string> = { HOME: env.HOME || getHome() };
   // A non-default tool home or Node must reach the jobs, or they would look for another site.
-  for (const key of ['LOCALHOST_OPS_HOME', 'LOCALHOST_OPS_NODE'] as const) {
+  // The desktop session's addresses let the jobs' notifications (notify-send) reach the
+  // screen; where install runs without a desktop they are absent and nothing is added.
+  for (const key of [
+    'LOCALHOST_OPS_HOME',
+    'LOCALHOST_OPS_NODE',
+    'DISPLAY',
+    'WAYLAND_DISPLAY',
+    'DBUS_SESSION_BUS_ADDRESS',
+  ] as const) {
     if (env[key]) jobEnv[key] = env[key] as string;
   }
   return {
