@@ -23,6 +23,17 @@ export class UserError extends CliError {
   }
 }
 
+/** A config.json read back from disk and refused (DESIGN §3): the file is named, so uninstall can still stop the jobs. */
+export class ConfigError extends UserError {
+  constructor(
+    message: string,
+    fix: string,
+    readonly file: string,
+  ) {
+    super(message, fix);
+  }
+}
+
 /** A step that failed for reasons outside the user's input (git, npm, a server). Exit 1. */
 export class OpsError extends CliError {
   constructor(message: string, fix = '') {

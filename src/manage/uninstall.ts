@@ -4,12 +4,13 @@
  * The canonical repo's own work is untouched.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { resolveSite, writeSiteConfig } from '../site/store.js';
-import { SLOTS, tildify, type SitePaths } from '../site/paths.js';
+import { readConfigLoosely, readSiteConfig, resolveSiteName, writeSiteConfig } from '../site/store.js';
+import { parseInstallFlags, type ServiceKind, type Site } from '../site/config.js';
+import { SLOTS, getSitePaths, tildify, type SitePaths } from '../site/paths.js';
 import { loadBackend } from '../service/index.js';
 import { removeWorktree, deleteBranch, getMirrorHead, isWorktreeOf } from '../os/git.js';
 import { getListeners, isInside } from '../os/listeners.js';
-import { OpsError } from '../errors.js';
+import { ConfigError, OpsError, UserError } from '../errors.js';
 import { acquireLock } from '../os/lock.js';
 import { pollUntil } from '../os/poll.js';
 
@@ -23,7 +24,15 @@ async function isPortHeldBySite(port: number, paths: SitePaths): Promise<boolean
 const LEGACY_BRANCH = 'localhost-sync';
 
 export async function uninstallCommand(argv: { name?: string; purge?: boolean }): Promise<number> {
-  const site = resolveSite(argv.name);
+  const name = resolveSiteName(argv.name);
+  let site: Site;
+  try {
+    site = { name, config: readSiteConfig(name), paths: getSitePaths(name) };
+  } catch (err) {
+    // A broken config.json must not keep the jobs running: stop them with what can be read of it.
+    if (err instanceof ConfigError) return uninstallBroken(name, err, argv.purge === true);
+    throw err;
+  }
   const { config, paths } = site;
   const backend = await loadBackend(config.service);
   // Wait out a running sync, so it cannot restart the server once the jobs are gone.
@@ -33,38 +42,102 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
   } finally {
     lock.release();
   }
-  const released = await pollUntil(async () => !(await isPortHeldBySite(config.port, paths)), 15_000, 100);
-  if (!released) {
-    throw new OpsError(
-      `The jobs are removed, but a process from the site folder still holds port ${config.port}.`,
-      `Find it with lsof -i :${config.port} and stop it.`,
-    );
-  }
+  await verifyPortReleased(config.port, paths);
   const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`];
   if (argv.purge) {
-    if (isInside(config.repo, paths.dir)) {
-      throw new OpsError(
-        `The repository ${tildify(config.repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`,
-        `Remove ${tildify(paths.slotsDir)} by hand if you want it gone.`,
-      );
-    }
-    if (existsSync(config.repo)) {
-      for (const slot of SLOTS) await removeWorktree(config.repo, paths.slots[slot]);
-      if (isWorktreeOf(paths.worktree, config.repo)) {
-        // A first release's worktree that no sync migrated yet; its branch only if it was that worktree's.
-        const branch = (await getMirrorHead(paths.worktree)).branchRef;
-        await removeWorktree(config.repo, paths.worktree);
-        if (branch === `refs/heads/${LEGACY_BRANCH}`) await deleteBranch(config.repo, LEGACY_BRANCH);
-      }
-    } else {
-      lines.push(`The repository ${tildify(config.repo)} is gone, so only the site folder was removed.`);
-    }
-    rmSync(paths.dir, { recursive: true, force: true });
-    lines.push(`Removed both slots and ${tildify(paths.dir)}.`);
+    lines.push(...(await purgeSite(config.repo, paths)));
   } else {
     writeSiteConfig({ ...config, uninstalled: true });
     lines.push(`Kept ${tildify(paths.dir)}; uninstall --purge removes it, install brings the site back.`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** The site's own processes let go of its port, or the jobs' removal did not end them. */
+async function verifyPortReleased(port: number, paths: SitePaths): Promise<void> {
+  const released = await pollUntil(async () => !(await isPortHeldBySite(port, paths)), 15_000, 100);
+  if (!released) {
+    throw new OpsError(
+      `The jobs are removed, but a process from the site folder still holds port ${port}.`,
+      `Find it with lsof -i :${port} and stop it.`,
+    );
+  }
+}
+
+/**
+ * --purge: both slots (`git worktree remove`), a first release's worktree and its branch,
+ * then the site folder. `repo` null: unknown (a broken config), so only the folder goes.
+ */
+async function purgeSite(repo: string | null, paths: SitePaths): Promise<string[]> {
+  const lines: string[] = [];
+  if (repo !== null && isInside(repo, paths.dir)) {
+    throw new OpsError(
+      `The repository ${tildify(repo)} lies inside ${tildify(paths.dir)}, so --purge will not delete that folder.`,
+      `Remove ${tildify(paths.slotsDir)} by hand if you want it gone.`,
+    );
+  }
+  if (repo !== null && existsSync(repo)) {
+    for (const slot of SLOTS) await removeWorktree(repo, paths.slots[slot]);
+    if (isWorktreeOf(paths.worktree, repo)) {
+      // A first release's worktree that no sync migrated yet; its branch only if it was that worktree's.
+      const branch = (await getMirrorHead(paths.worktree)).branchRef;
+      await removeWorktree(repo, paths.worktree);
+      if (branch === `refs/heads/${LEGACY_BRANCH}`) await deleteBranch(repo, LEGACY_BRANCH);
+    }
+  } else if (repo !== null) {
+    lines.push(`The repository ${tildify(repo)} is gone, so only the site folder was removed.`);
+  } else {
+    lines.push('The repository is unknown, so its worktree records of the slots stay until git worktree prune.');
+  }
+  rmSync(paths.dir, { recursive: true, force: true });
+  lines.push(`Removed both slots and ${tildify(paths.dir)}.`);
+  return lines;
+}
+
+/**
+ * uninstall with a config.json that fails its checks (DESIGN §3): the jobs are stopped all
+ * the same. The backend is the config's own when that field reads right; otherwise every
+ * backend that holds a job definition for the site removes its jobs. The config stays as
+ * it is (without --purge), so the command still ends in the sentence that names it.
+ */
+async function uninstallBroken(name: string, broken: ConfigError, purge: boolean): Promise<number> {
+  const paths = getSitePaths(name);
+  const loose = readConfigLoosely(name);
+  // A stand-in config of install's defaults: remove() and getDefinitionPath() need only the name and folders.
+  const site = (kind: ServiceKind): Site => ({
+    name,
+    paths,
+    config: parseInstallFlags({ repo: loose.repo ?? paths.dir, name, service: kind }),
+  });
+  let kinds: ServiceKind[] = loose.service ? [loose.service] : [];
+  if (!loose.service) {
+    for (const kind of ['launchd', 'systemd', 'process'] as const) {
+      const backend = await loadBackend(kind);
+      const defined = (['sync', 'server'] as const).some((job) =>
+        existsSync(backend.getDefinitionPath(site(kind), job)),
+      );
+      // The process backend's remove only ends what its pid files name: harmless when it ran nothing.
+      if (defined || kind === 'process') kinds.push(kind);
+    }
+  }
+  kinds = [...new Set(kinds)];
+  const lock = await acquireLock(paths.lock);
+  try {
+    for (const kind of kinds) await (await loadBackend(kind)).remove(site(kind));
+  } finally {
+    lock.release();
+  }
+  if (loose.port !== null) await verifyPortReleased(loose.port, paths);
+  const stopped = `The jobs of "${name}" are stopped and removed (${kinds.join(', ')} backend${kinds.length > 1 ? 's' : ''})`;
+  if (purge) {
+    const lines = [`${stopped}; ${broken.message}`];
+    lines.push(...(await purgeSite(loose.repo, paths)));
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  }
+  throw new UserError(
+    `${broken.message} ${stopped}, and the site folder is kept as it is.`,
+    `Fix or delete ${tildify(broken.file)}, or remove the site with localhost-ops uninstall --name ${name} --purge.`,
+  );
 }

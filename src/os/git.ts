@@ -55,7 +55,8 @@ function gitEnv(): Record<string, string> {
  * simple-git guards against arguments and variables from untrusted input. Ours are our
  * own: core.hooksPath (below), GIT_PAGER and GIT_EDITOR (above), and what the user's own
  * environment says about reaching the forge (GIT_SSH_COMMAND, askpass, config paths),
- * which git must keep seeing as the user's own git does. Nothing else is unlocked.
+ * which git must keep seeing as the user's own git does; and protocol.file.allow for a
+ * file:// submodule (updateSubmodules). Nothing else is unlocked.
  */
 const UNSAFE = {
   allowUnsafeHooksPath: true,
@@ -66,6 +67,8 @@ const UNSAFE = {
   allowUnsafeGitProxy: true,
   allowUnsafeConfigPaths: true,
   allowUnsafeConfigEnvCount: true,
+  // protocol.file.allow, which updateSubmodules sets for its own call only (a file:// submodule).
+  allowUnsafeProtocolOverride: true,
 } as const;
 
 /** The part of simple-git's plugin store used below: its own `spawnOptions` passes only uid and gid. */
@@ -313,7 +316,23 @@ export async function getRepoTop(dir: string): Promise<string | null> {
 }
 
 export async function hasRemote(repo: string, remote: string): Promise<boolean> {
-  return (await git(repo, ['remote', 'get-url', remote], { allowFail: true })).code === 0;
+  return (await git(repo, ['remote', 'get-url', '--', remote], { allowFail: true })).code === 0;
+}
+
+/**
+ * A revision read back from disk (last-sync.env, a ref file) that starts with `-` would be
+ * an option to git (`--upload-pack=…`, `--output=…`): it never reaches git. Where git takes
+ * `--`, it comes before paths and remotes as well (DESIGN §3).
+ */
+function isOptionLike(rev: string): boolean {
+  return rev.startsWith('-');
+}
+
+function verifyRev(rev: string, args: string[]): string {
+  if (isOptionLike(rev) || rev === '') {
+    throw new GitError(`"${rev}" is not a revision git may be given.`, '', args, null, '', 'other');
+  }
+  return rev;
 }
 
 const REF_LOCK_RE =
@@ -347,6 +366,7 @@ export async function fetchBranch(
         '--verbose',
         '--no-write-fetch-head',
         '--no-recurse-submodules',
+        '--',
         remote,
         refspec,
       ],
@@ -394,8 +414,9 @@ export function getGitErrorLines(stderr: string): string {
 }
 
 export async function getRefSha(repo: string, ref: string): Promise<string | null> {
+  if (isOptionLike(ref)) return null;
   // No --quiet: a missing ref then says so on stderr instead of costing simple-git's wait.
-  const r = await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`], { allowFail: true });
+  const r = await git(repo, ['rev-parse', '--verify', `${ref}^{commit}`, '--'], { allowFail: true });
   const sha = r.stdout.trim();
   return r.code === 0 && SHA_RE.test(sha) ? sha : null;
 }
@@ -437,11 +458,20 @@ export async function getDirtyPaths(worktree: string): Promise<string[]> {
 
 /** Moves a slot to sha, detached: no branch of ours ever exists in the canonical repo. */
 export async function checkoutDetached(worktree: string, sha: string): Promise<void> {
-  await git(worktree, ['checkout', '--quiet', '--detach', '--force', sha, '--'], { timeoutMs: 120_000 });
+  const args = ['checkout', '--quiet', '--detach', '--force', sha, '--'];
+  verifyRev(sha, args);
+  await git(worktree, args, { timeoutMs: 120_000 });
 }
 
+/**
+ * The commit's submodules, initialised and checked out (DESIGN §3). Modern git refuses a
+ * file:// submodule inside `submodule update` unless protocol.file.allow says so; it is set
+ * here, for this call only: the submodule URLs are the site's own, as for the user's git.
+ */
 export async function updateSubmodules(worktree: string, timeoutMs: number): Promise<void> {
-  await git(worktree, ['submodule', 'update', '--init', '--recursive', '--quiet'], { timeoutMs });
+  await git(worktree, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '--recursive', '--quiet'], {
+    timeoutMs,
+  });
 }
 
 export async function cleanUntracked(worktree: string): Promise<void> {
@@ -454,11 +484,13 @@ export async function pruneWorktrees(repo: string): Promise<void> {
 
 export async function addDetachedWorktree(repo: string, path: string, sha: string): Promise<void> {
   // -f: the path may still be registered to a worktree folder that was deleted.
-  await git(repo, ['worktree', 'add', '--quiet', '--detach', '-f', '--', path, sha], { timeoutMs: 300_000 });
+  const args = ['worktree', 'add', '--quiet', '--detach', '-f', '--', path, sha];
+  verifyRev(sha, args);
+  await git(repo, args, { timeoutMs: 300_000 });
 }
 
 export async function removeWorktree(repo: string, path: string): Promise<void> {
-  await git(repo, ['worktree', 'remove', '--force', '--force', path], { allowFail: true });
+  await git(repo, ['worktree', 'remove', '--force', '--force', '--', path], { allowFail: true });
   await pruneWorktrees(repo);
 }
 
@@ -468,7 +500,8 @@ export async function deleteBranch(repo: string, branch: string): Promise<void> 
 
 /** A file's content at a commit, or null when the commit has no such file. */
 export async function showFile(repo: string, sha: string, path: string): Promise<string | null> {
-  const r = await git(repo, ['show', `${sha}:${path}`], { allowFail: true });
+  if (isOptionLike(sha)) return null;
+  const r = await git(repo, ['show', `${sha}:${path}`, '--'], { allowFail: true });
   return r.code === 0 ? r.stdout : null;
 }
 
@@ -478,7 +511,7 @@ export async function lsRemote(
   branch: string,
   timeoutMs: number,
 ): Promise<string | null> {
-  const r = await git(repo, ['ls-remote', '--heads', remote, `refs/heads/${branch}`], { timeoutMs });
+  const r = await git(repo, ['ls-remote', '--heads', '--', remote, `refs/heads/${branch}`], { timeoutMs });
   const sha = r.stdout.trim().split(/\s+/)[0] ?? '';
   return SHA_RE.test(sha) ? sha : null;
 }

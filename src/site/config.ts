@@ -1,8 +1,8 @@
 /** A site's config.json: what install was told, validated and resolved to absolute paths. */
 import { isIP } from '../os/listeners.js';
-import { resolve } from 'node:path';
-import { UserError } from '../errors.js';
-import { NAME_RE, getDefaultName, type SitePaths } from './paths.js';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError, UserError } from '../errors.js';
+import { NAME_RE, getDefaultName, tildify, type SitePaths } from './paths.js';
 
 export const SERVICES = ['auto', 'launchd', 'systemd', 'process'] as const;
 export type ServiceChoice = (typeof SERVICES)[number];
@@ -188,7 +188,98 @@ export function parseInstallFlags(flags: InstallFlags, platform = process.platfo
   };
 }
 
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isOptional = (v: unknown, is: (x: unknown) => boolean) => v === undefined || is(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** What install records for the jobs, read back: strings where strings were written. */
+function isJobContext(v: unknown): boolean {
+  if (!isPlainObject(v)) return false;
+  const { node, entry, pinnedBinDir, pathDirs, env } = v;
+  return (
+    isString(node) &&
+    isString(entry) &&
+    isString(pinnedBinDir) &&
+    Array.isArray(pathDirs) &&
+    pathDirs.every(isString) &&
+    isPlainObject(env) &&
+    Object.values(env).every(isString)
+  );
+}
+
+/** Field types as install writes them; the values are judged by parseInstallFlags after this. */
+function hasConfigShape(d: Record<string, unknown>, name: string): boolean {
+  return (
+    d.schemaVersion === 1 &&
+    d.name === name &&
+    isString(d.repo) &&
+    isAbsolute(d.repo) &&
+    typeof d.port === 'number' &&
+    isString(d.host) &&
+    isString(d.remote) &&
+    isString(d.branch) &&
+    typeof d.interval === 'number' &&
+    isString(d.command) &&
+    (d.node === null || (isString(d.node) && isAbsolute(d.node))) &&
+    // A kind, never `auto`: install decided it.
+    SERVICES.some((s) => s !== 'auto' && s === d.service) &&
+    isString(d.healthPath) &&
+    typeof d.healthTimeout === 'number' &&
+    isOptional(d.restart, isString) &&
+    isOptional(d.allowRemote, (v) => typeof v === 'boolean') &&
+    isOptional(d.jobs, isJobContext) &&
+    isOptional(d.uninstalled, (v) => v === true) &&
+    isOptional(d.paused, (v) => typeof v === 'boolean') &&
+    isOptional(d.notify, (v) => typeof v === 'boolean') &&
+    isOptional(d.metricsDir, (v) => isString(v) && isAbsolute(v))
+  );
+}
+
+/**
+ * A config.json read back from disk (DESIGN §3), checked with install's own rules: the
+ * types, then every value through parseInstallFlags, so a hand edit install would refuse
+ * (a remote starting with `-`, port 0, healthTimeout 0) is refused on every load too, with
+ * the file and the fix. `file` is the config's path; the data itself is returned as read.
+ */
+export function verifyConfig(data: unknown, name: string, file: string): SiteConfig {
+  const fix = `Fix or delete ${tildify(file)}, then run localhost-ops install --repo DIR --name ${name} again.`;
+  if (!isPlainObject(data) || !hasConfigShape(data, name)) {
+    throw new ConfigError(`${tildify(file)} is missing fields or has values of the wrong type.`, fix, file);
+  }
+  const config = data as unknown as SiteConfig;
+  try {
+    parseInstallFlags({
+      repo: config.repo,
+      name: config.name,
+      port: config.port,
+      host: config.host,
+      remote: config.remote,
+      branch: config.branch,
+      interval: config.interval,
+      command: config.command,
+      node: config.node ?? undefined,
+      service: config.service,
+      healthPath: config.healthPath,
+      healthTimeout: config.healthTimeout,
+      restart: config.restart,
+      allowRemote: config.allowRemote,
+      metricsDir: config.metricsDir,
+    });
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    // The flag's own sentence, which says the rule and the value: install would refuse it too.
+    throw new ConfigError(`${tildify(file)} holds a value install refuses: ${err.message}`, fix, file);
+  }
+  return upgradeConfig(config);
+}
+
 function verifyRefName(value: string, flag: string): string {
+  if (value.startsWith('-')) {
+    throw new UserError(
+      `--${flag} "${value}" starts with "-", so git would take it for an option.`,
+      `Pass the ${flag} name as git shows it.`,
+    );
+  }
   if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(value) || value.includes('..')) {
     throw new UserError(
       `--${flag} "${value}" is not a valid git ${flag} name.`,

@@ -1,9 +1,10 @@
 /** Where sites are kept: listing, reading back (checked again) and writing config.json, and which site a command means. */
 import { readdirSync, existsSync } from 'node:fs';
-import { UserError } from '../errors.js';
+import { isAbsolute } from 'node:path';
+import { ConfigError, UserError } from '../errors.js';
 import { readTextOrNull, writeFileIfChanged } from '../os/fs.js';
 import { NAME_RE, getOpsHome, getSitePaths, tildify } from './paths.js';
-import { upgradeConfig, verifyName, type Site, type SiteConfig } from './config.js';
+import { SERVICES, verifyConfig, verifyName, type ServiceKind, type Site, type SiteConfig } from './config.js';
 import { installCommand } from './fix-commands.js';
 
 export function writeSiteConfig(config: SiteConfig): boolean {
@@ -49,33 +50,18 @@ export function readSiteConfig(name: string): SiteConfig {
         : `Install it with localhost-ops install --repo DIR --name ${name}.`,
     );
   }
-  const fix = `Fix or delete ${tildify(paths.config)}, then run localhost-ops install --repo DIR --name ${name} again.`;
-  let data: Partial<SiteConfig>;
+  let data: unknown;
   try {
-    data = JSON.parse(text) as Partial<SiteConfig>;
+    data = JSON.parse(text);
   } catch {
-    throw new UserError(`${tildify(paths.config)} is not valid JSON.`, fix);
+    throw new ConfigError(
+      `${tildify(paths.config)} is not valid JSON.`,
+      `Fix or delete ${tildify(paths.config)}, then run localhost-ops install --repo DIR --name ${name} again.`,
+      paths.config,
+    );
   }
-  const ok =
-    data &&
-    typeof data === 'object' &&
-    data.schemaVersion === 1 &&
-    data.name === name &&
-    typeof data.repo === 'string' &&
-    typeof data.port === 'number' &&
-    typeof data.host === 'string' &&
-    typeof data.remote === 'string' &&
-    typeof data.branch === 'string' &&
-    typeof data.interval === 'number' &&
-    typeof data.command === 'string' &&
-    typeof data.service === 'string' &&
-    typeof data.healthPath === 'string' &&
-    typeof data.healthTimeout === 'number' &&
-    (data.paused === undefined || typeof data.paused === 'boolean') &&
-    (data.notify === undefined || typeof data.notify === 'boolean') &&
-    (data.metricsDir === undefined || typeof data.metricsDir === 'string');
-  if (!ok) throw new UserError(`${tildify(paths.config)} is missing fields or has values of the wrong type.`, fix);
-  return upgradeConfig(data as SiteConfig);
+  // install's own rules, on every load (DESIGN §3): a hand edit is never trusted.
+  return verifyConfig(data, name, paths.config);
 }
 
 /** A site whose jobs were removed: sync and run would start what uninstall stopped. */
@@ -91,10 +77,13 @@ export function verifyInstalled(site: Site): Site {
 
 /** Finds the site a command means: --name, or the only one installed. */
 export function resolveSite(name?: string): Site {
-  if (name !== undefined) {
-    verifyName(name);
-    return { name, config: readSiteConfig(name), paths: getSitePaths(name) };
-  }
+  const found = resolveSiteName(name);
+  return { name: found, config: readSiteConfig(found), paths: getSitePaths(found) };
+}
+
+/** The name a command means, without reading its config: --name (checked), or the only one installed. */
+export function resolveSiteName(name?: string): string {
+  if (name !== undefined) return verifyName(name);
   const names = listInstalledSiteNames();
   if (names.length === 0) {
     throw new UserError('No site is installed yet.', 'Run localhost-ops install --repo DIR first.');
@@ -105,5 +94,28 @@ export function resolveSite(name?: string): Site {
       `Pass --name, for example --name ${names[0]}.`,
     );
   }
-  return resolveSite(names[0]);
+  return names[0];
+}
+
+/** The few fields uninstall needs from a config.json that failed its checks: each only when it reads right. */
+export interface LooseConfig {
+  service: ServiceKind | null;
+  port: number | null;
+  repo: string | null;
+}
+
+/** Reads a broken config.json field by field, trusting none of it beyond its own test. */
+export function readConfigLoosely(name: string): LooseConfig {
+  let data: unknown;
+  try {
+    data = JSON.parse(readTextOrNull(getSitePaths(name).config) ?? 'null');
+  } catch {
+    data = null;
+  }
+  const d = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+  const service = SERVICES.find((s) => s !== 'auto' && s === d.service) as ServiceKind | undefined;
+  const port =
+    Number.isInteger(d.port) && (d.port as number) >= 1 && (d.port as number) <= 65535 ? (d.port as number) : null;
+  const repo = typeof d.repo === 'string' && isAbsolute(d.repo) ? d.repo : null;
+  return { service: service ?? null, port, repo };
 }

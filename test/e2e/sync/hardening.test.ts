@@ -1,0 +1,158 @@
+/**
+ * Issue 16: the faults found by attacking the first release that the slots alone do not
+ * fix (DESIGN §3, "Robustness rules"). One test per fault; each asserts the exit code, the
+ * sentence, and what the live page and last-sync.env say afterwards.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sh, findProcessesUnder, type Fixture } from '../../helpers/fixture.js';
+import { e2e } from '../../helpers/e2e.js';
+import { fetchBranch, hasRemote, lsRemote } from '../../../src/os/git.js';
+
+const T = 180_000;
+
+/** Installs the fixture's site and waits for the sync agent's first run; returns the good commit. */
+async function install(fx: Fixture, over: Record<string, string | true> = {}): Promise<string> {
+  const r = await fx.cli(fx.installArgs({ 'health-timeout': '10', ...over }));
+  assert.is(r.code, 0, `install failed: ${r.stdout}${r.stderr}`);
+  await fx.waitForSyncs(2);
+  return sh(fx.canonical, 'git', ['rev-parse', 'origin/main']);
+}
+
+async function syncJson(fx: Fixture, ...flags: string[]): Promise<{ code: number; out: Record<string, string> }> {
+  const r = await fx.cli(['sync', '--json', ...flags]);
+  return { code: r.code, out: JSON.parse(r.stdout) };
+}
+
+function lastSyncText(fx: Fixture): string {
+  return readFileSync(join(fx.siteDir(), 'last-sync.env'), 'utf8');
+}
+
+e2e(
+  test,
+  "1. a hand-edited config.json is checked with install's rules on every load; uninstall still stops the jobs",
+  async (fx) => {
+    const good = await install(fx);
+    const file = join(fx.siteDir(), 'config.json');
+    const installed = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const edit = (change: Record<string, unknown>) =>
+      writeFileSync(file, JSON.stringify({ ...installed, ...change }, null, 2) + '\n');
+    const record = lastSyncText(fx);
+    const pwned = join(fx.root, 'PWNED');
+    const fix =
+      'Fix or delete ~/ops-local/site/config.json, then run localhost-ops install --repo DIR --name site again.';
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { remote: `--upload-pack=touch ${pwned};git-upload-pack` },
+        `--remote "--upload-pack=touch ${pwned};git-upload-pack" starts with "-", so git would take it for an option.`,
+      ],
+      [{ branch: '--output=x' }, '--branch "--output=x" starts with "-", so git would take it for an option.'],
+      [{ port: 0 }, '--port must be a whole number from 1 to 65535, not "0".'],
+      [{ port: 1_000_000 }, '--port must be a whole number from 1 to 65535, not "1000000".'],
+      [{ healthTimeout: 0 }, '--health-timeout must be a whole number from 1 to 3600 seconds, not "0".'],
+    ];
+    for (const [change, rule] of cases) {
+      edit(change);
+      const r = await fx.cli(['sync', '--name', 'site']);
+      assert.is(r.code, 2, `${JSON.stringify(change)}: ${r.stdout}${r.stderr}`);
+      assert.is(r.stdout, '');
+      assert.is(
+        r.stderr,
+        `localhost-ops: ~/ops-local/site/config.json holds a value install refuses: ${rule} ${fix}\n`,
+      );
+      assert.is((await fx.get()).body, 'site says: config\n', 'the live page keeps serving');
+      assert.is(lastSyncText(fx), record, 'last-sync.env is untouched');
+    }
+    // Below the config, git itself never takes a remote for an option: `--` comes first.
+    const evil = `--upload-pack=touch ${pwned};git-upload-pack`;
+    assert.not.ok(await hasRemote(fx.canonical, evil));
+    await fetchBranch(fx.canonical, evil, 'main', 10_000).then(
+      () => assert.unreachable('fetched'),
+      (err: Error) => assert.match(err.message, /git fetch .* failed/),
+    );
+    await lsRemote(fx.canonical, evil, 'main', 10_000).then(
+      () => assert.unreachable('listed'),
+      (err: Error) => assert.match(err.message, /git ls-remote exited with/),
+    );
+    assert.not.ok(existsSync(pwned), 'no command of the config ran');
+    assert.match(
+      fx.readLog(),
+      /agent: sync failed to run: ~\/ops-local\/site\/config\.json holds a value install refuses/,
+    );
+
+    // A wrong type, and a backend that cannot be read either: uninstall stops the jobs all the same.
+    edit({ port: 'x', service: 42 });
+    const u = await fx.cli(['uninstall', '--name', 'site']);
+    assert.is(u.code, 2, u.stdout + u.stderr);
+    assert.is(u.stdout, '');
+    assert.is(
+      u.stderr,
+      'localhost-ops: ~/ops-local/site/config.json is missing fields or has values of the wrong type. The jobs of "site" are stopped and removed (process backend), and the site folder is kept as it is. Fix or delete ~/ops-local/site/config.json, or remove the site with localhost-ops uninstall --name site --purge.\n',
+    );
+    assert.equal(findProcessesUnder(fx.siteDir()), [], 'no job or dev server of the site runs');
+    assert.not.ok(await fx.isUp(), 'the port is free');
+    assert.is(lastSyncText(fx), record);
+    assert.is(await sh(fx.canonical, 'git', ['rev-parse', 'origin/main']), good);
+
+    const p = await fx.cli(['uninstall', '--name', 'site', '--purge']);
+    assert.is(p.code, 0, p.stderr);
+    assert.match(
+      p.stdout,
+      /^The jobs of "site" are stopped and removed \(process backend\); ~\/ops-local\/site\/config\.json is missing fields/,
+    );
+    assert.not.ok(existsSync(fx.siteDir()), 'the site folder is gone');
+    assert.is((await sh(fx.canonical, 'git', ['worktree', 'list'])).split('\n').length, 1, 'and its slots');
+  },
+  { content: 'config', timeoutMs: T },
+);
+
+e2e(
+  test,
+  "2. garbage SHAs in last-sync.env are ignored: the live slot's HEAD is the truth",
+  async (fx) => {
+    const good = await install(fx);
+    const file = join(fx.siteDir(), 'last-sync.env');
+    const garbage = [
+      'LAST_SYNC_AT="2026-01-01 00:00:00"',
+      'LAST_SYNC_STATUS="updated"',
+      'LAST_SYNC_SHA="HEAD"',
+      'LAST_SYNC_TARGET_SHA="--soft"',
+      'LAST_GOOD_SHA="--upload-pack=touch PWNED;git-upload-pack"',
+      `LAST_FAILED_SHA="${good.slice(0, 12)}"`,
+      'LAST_SYNC_DEPS="skipped"',
+      'LAST_SYNC_DURATION_MS="1"',
+      'LAST_SYNC_MESSAGE="hand-written"',
+    ];
+    writeFileSync(file, garbage.join('\n') + '\n');
+    // A missing standby is recreated at the last good commit: a garbage one must not reach git.
+    const standby = join(fx.siteDir(), 'slots', readlinkSync(fx.worktree).endsWith('a') ? 'b' : 'a');
+    rmSync(standby, { recursive: true, force: true });
+    const noop = await syncJson(fx);
+    assert.is(noop.code, 0, noop.out.message);
+    assert.is(noop.out.status, 'noop');
+    assert.is(noop.out.message, `main ${good.slice(0, 7)} is served; nothing to do.`);
+    assert.equal(
+      [noop.out.sha, noop.out.targetSha, noop.out.goodSha, noop.out.failedSha],
+      [good, good, good, ''],
+      "every SHA is the live slot's or main's",
+    );
+    assert.match(fx.readLog(), new RegExp(`repair: created slot [ab] at ${good.slice(0, 7)}`));
+    assert.is(await sh(standby, 'git', ['rev-parse', 'HEAD']), good);
+    assert.not.ok(existsSync(join(fx.root, 'PWNED')) || existsSync(join(fx.canonical, 'PWNED')));
+    const rec = fx.record();
+    assert.equal([rec?.sha, rec?.goodSha, rec?.failedSha], [good, good, '']);
+
+    const next = await fx.push({ 'content.txt': 'after the garbage\n' });
+    const updated = await syncJson(fx);
+    assert.is(updated.code, 0, updated.out.message);
+    assert.is(updated.out.status, 'updated');
+    assert.is(updated.out.sha, next);
+    assert.is((await fx.get()).body, 'site says: after the garbage\n');
+    assert.is(fx.record()?.goodSha, next);
+  },
+  { content: 'garbage', timeoutMs: T },
+);
+
+test.run();
