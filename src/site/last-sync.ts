@@ -46,6 +46,11 @@ function unquoteEnvValue(raw: string): string | null {
   return m[1].replace(/\\([\\"$`])/g, '$1');
 }
 
+/** A whole commit id as git writes it: 40 hex digits (SHA-1) or 64 (SHA-256), lower case. */
+export function isFullSha(text: string): boolean {
+  return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(text);
+}
+
 export function formatSyncRecord(record: SyncRecord): string {
   return KEYS.map(([field, key]) => `${key}=${quoteEnvValue(String(record[field]))}`).join('\n') + '\n';
 }
@@ -61,13 +66,15 @@ export function parseSyncRecord(text: string): SyncRecord | null {
   const status = values.get('LAST_SYNC_STATUS') as SyncStatus | undefined;
   if (!status || !STATUSES.includes(status)) return null;
   const get = (key: string) => values.get(key) ?? '';
+  // Anything else (`HEAD`, `--soft`) would reach git as a revision or an option: ignored.
+  const getSha = (key: string) => (isFullSha(get(key)) ? get(key) : '');
   return {
     at: get('LAST_SYNC_AT'),
     status,
-    sha: get('LAST_SYNC_SHA'),
-    targetSha: get('LAST_SYNC_TARGET_SHA'),
-    goodSha: get('LAST_GOOD_SHA'),
-    failedSha: get('LAST_FAILED_SHA'),
+    sha: getSha('LAST_SYNC_SHA'),
+    targetSha: getSha('LAST_SYNC_TARGET_SHA'),
+    goodSha: getSha('LAST_GOOD_SHA'),
+    failedSha: getSha('LAST_FAILED_SHA'),
     deps: get('LAST_SYNC_DEPS') === 'installed' ? 'installed' : 'skipped',
     durationMs: Number(get('LAST_SYNC_DURATION_MS')) || 0,
     message: get('LAST_SYNC_MESSAGE'),
