@@ -144,6 +144,36 @@ export const RULES: Rule[] = [
     forbid: [...SIDE_EFFECT_MODULES],
     types: false,
   },
+  // The design card's libraries, each wrapped once in os/ (DESIGN §7): no second way in.
+  ...(
+    [
+      [
+        'execa',
+        ['src/os/exec.ts', 'src/os/child.ts'],
+        'execa runs every child process, through os/exec.ts and os/child.ts',
+      ],
+      ['simple-git', ['src/os/git.ts'], 'simple-git runs every git command, through os/git.ts'],
+      ['undici', ['src/os/http.ts'], 'undici makes every HTTP request, through os/http.ts'],
+      ['http-proxy-3', ['src/os/proxy.ts'], "http-proxy-3 is the front door's proxy, wrapped once in os/proxy.ts"],
+      [
+        'node:child_process',
+        ['src/os/exec.ts'],
+        "node:child_process only in os/exec.ts, for the one thing execa cannot do: a detached daemon's log as a file descriptor",
+      ],
+      [
+        'node:http',
+        ['src/os/http-server.ts'],
+        'node:http only for the sockets the server agent listens on (os/http-server.ts)',
+      ],
+    ] as const
+  ).map(([module, owners, says]): Rule => ({
+    id: `one-wrapper-${module.replace('node:', '')}`,
+    says,
+    from: ['src/'],
+    unless: [...owners],
+    forbid: [module],
+    types: false,
+  })),
   {
     id: 'imports-name-their-module',
     says: 'every import names its module literally, so that these rules can follow it',
