@@ -208,6 +208,44 @@ export function isAlive(pid: number): boolean {
   return state !== null && state.state !== 'Z';
 }
 
+const ownStart: { value?: Promise<string | null> } = {};
+
+/**
+ * When a process started, as an opaque token its platform gives the same way every time,
+ * so a pid's first owner is told from a later one (pid reuse). Linux: /proc/<pid>/stat's
+ * starttime (clock ticks after boot, read without a spawn); macOS: `ps -o lstart=`. null
+ * when the process is gone or the OS would not say. Our own is asked once.
+ */
+export async function getProcessStart(pid: number): Promise<string | null> {
+  if (pid === process.pid) return (ownStart.value ??= readProcessStart(pid));
+  return readProcessStart(pid);
+}
+
+async function readProcessStart(pid: number): Promise<string | null> {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (process.platform === 'linux') {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Field 22; the fields after comm's last ')' start at field 3.
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      return /^\d+$/.test(start ?? '') ? start : null;
+    } catch {
+      return null;
+    }
+  }
+  try {
+    const r = await run('ps', ['-o', 'lstart=', '-p', String(pid)], {
+      timeoutMs: 3000,
+      allowFail: true,
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    const start = r.stdout.trim();
+    return r.code === 0 && start ? start : null;
+  } catch {
+    return null;
+  }
+}
+
 function readProcStat(pid: number): { state: string; pgrp: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

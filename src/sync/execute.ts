@@ -73,7 +73,7 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
     log(
       'lock',
       lock.tookOverFrom
-        ? `took over a stale lock from pid ${lock.tookOverFrom}`
+        ? `took over a stale lock from pid ${lock.tookOverFrom}${lock.tookOverReused ? ', a pid another program has now' : ''}`
         : lock.waitedMs > 200
           ? `waited ${lock.waitedMs} ms for another sync`
           : 'acquired',

@@ -5,9 +5,20 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  lutimesSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { sh, findProcessesUnder, type Fixture } from '../../helpers/fixture.js';
+import { sh, findProcessesUnder, waitFor, type Fixture } from '../../helpers/fixture.js';
+import { isAlive, killQuietly, spawnDetached } from '../../helpers/proc.js';
 import { e2e } from '../../helpers/e2e.js';
 import { fetchBranch, hasRemote, lsRemote } from '../../../src/os/git.js';
 
@@ -153,6 +164,136 @@ e2e(
     assert.is(fx.record()?.goodSha, next);
   },
   { content: 'garbage', timeoutMs: T },
+);
+
+/** /proc/<pid>/stat's starttime: what the lock records for its holder on Linux. */
+function procStart(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+e2e(
+  test,
+  '3. a sync.lock whose pid now belongs to another program is taken over at once; a live holder is waited for',
+  async (fx) => {
+    await install(fx);
+    // An unrelated program, alive, with the pid a killed sync once had.
+    const other = spawnDetached('sleep', ['600'], { cwd: fx.root, env: fx.env, logFile: join(fx.root, 'sleep.log') });
+    await waitFor(() => isAlive(other), 5000, 'sleep to run');
+    const lock = join(fx.siteDir(), 'sync.lock');
+    // First as its own lock (the start matches): a live sync, waited for.
+    writeFileSync(lock, `${other}\n\n${procStart(other)}\n`);
+    const sha = await fx.push({ 'content.txt': 'after the reused pid\n' });
+    const started = Date.now();
+    const pending = fx.cli(['sync', '--json']);
+    await waitFor(() => Date.now() - started > 3000, 5000, 'the sync to wait');
+    assert.ok(existsSync(lock), 'still held: the sync waits for a live holder');
+    assert.not.match(fx.readLog(), /took over a stale lock/);
+    // Then as the lock of a process that started earlier: the pid was reused.
+    writeFileSync(lock, `${other}\n\n${Number(procStart(other)) - 100}\n`);
+    const r = await pending;
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`waiting for another sync \\(pid ${other}\\)`));
+    const out = JSON.parse(r.stdout) as Record<string, string>;
+    assert.is(out.status, 'updated', out.message);
+    assert.is(out.sha, sha);
+    assert.ok(Date.now() - started < 60_000, 'not the 120 s wait');
+    assert.match(
+      fx.readLog(),
+      new RegExp(`lock: took over a stale lock from pid ${other}, a pid another program has now`),
+    );
+    assert.ok(isAlive(other), 'the unrelated program is left alone');
+    assert.is((await fx.get()).body, 'site says: after the reused pid\n');
+    assert.is(fx.record()?.sha, sha);
+    assert.is(fx.record()?.goodSha, sha);
+    killQuietly(other, 'SIGKILL');
+  },
+  { content: 'reused pid', timeoutMs: T },
+);
+
+e2e(
+  test,
+  '4. temp files a killed writer left are removed by the sync after an hour, younger ones kept',
+  async (fx) => {
+    const good = await install(fx);
+    const dir = fx.siteDir();
+    const old = new Date(Date.now() - 2 * 3600_000);
+    const plant = (path: string, at: Date | null) => {
+      writeFileSync(path, 'half-writ');
+      if (at) utimesSync(path, at, at);
+    };
+    plant(join(dir, '.last-sync.env.4242.tmp'), old);
+    plant(join(dir, 'run', '.server.json.4242.tmp'), old);
+    plant(join(dir, '.config.json.4243.tmp'), null);
+    symlinkSync('slots/a', join(dir, 'localhost-worktree.4242.tmp'));
+    lutimesSync(join(dir, 'localhost-worktree.4242.tmp'), old, old);
+    const r = await syncJson(fx);
+    assert.is(r.code, 0, r.out.message);
+    assert.is(r.out.status, 'noop');
+    assert.is(r.out.sha, good);
+    assert.match(
+      fx.readLog(),
+      /cleanup: removed 3 temp files older than an hour: \.last-sync\.env\.4242\.tmp, localhost-worktree\.4242\.tmp, run\/\.server\.json\.4242\.tmp\n/,
+    );
+    for (const gone of ['.last-sync.env.4242.tmp', 'run/.server.json.4242.tmp', 'localhost-worktree.4242.tmp']) {
+      assert.not.ok(existsSync(join(dir, gone)) || isSymlink(join(dir, gone)), gone);
+    }
+    assert.ok(existsSync(join(dir, '.config.json.4243.tmp')), 'a young one may still be written: kept');
+    assert.is(fx.record()?.status, 'noop');
+    assert.is(fx.record()?.sha, good);
+    assert.is((await fx.get()).body, 'site says: leftovers\n');
+  },
+  { content: 'leftovers', timeoutMs: T },
+);
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+e2e(
+  test,
+  '5. a relative LOCALHOST_OPS_HOME is resolved at install and recorded for the jobs; one that is a file exits 2',
+  async (fx) => {
+    const file = join(fx.root, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const bad = await fx.cli(fx.installArgs(), { LOCALHOST_OPS_HOME: file });
+    assert.is(bad.code, 2, bad.stdout + bad.stderr);
+    assert.is(bad.stdout, '');
+    assert.is(
+      bad.stderr,
+      `localhost-ops: LOCALHOST_OPS_HOME ${file} is a file, not a folder. Set LOCALHOST_OPS_HOME to a folder, or unset it to use ~/ops-local.\n`,
+    );
+    const below = await fx.cli(fx.installArgs(), { LOCALHOST_OPS_HOME: join(file, 'sites') });
+    assert.is(below.code, 2);
+    assert.is(
+      below.stderr,
+      `localhost-ops: LOCALHOST_OPS_HOME ${file}/sites cannot be a folder: ${file} is a file. Set LOCALHOST_OPS_HOME to a folder, or unset it to use ~/ops-local.\n`,
+    );
+
+    // Relative to where install runs (the fixture's root): the jobs run in the site folder.
+    const relative = 'home/ops-local';
+    assert.is(join(fx.root, relative), fx.opsHome);
+    const r = await fx.cli(fx.installArgs({ 'health-timeout': '10' }), { LOCALHOST_OPS_HOME: relative });
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    await fx.waitForSyncs(2);
+    const config = JSON.parse(readFileSync(join(fx.siteDir(), 'config.json'), 'utf8'));
+    assert.is(config.jobs.env.LOCALHOST_OPS_HOME, fx.opsHome, 'recorded absolute');
+    const spec = JSON.parse(readFileSync(join(fx.siteDir(), 'run', 'sync.spec.json'), 'utf8'));
+    assert.is(spec.environment.LOCALHOST_OPS_HOME, fx.opsHome);
+    // The sync agent finds the site: a push it is told of is served.
+    const sha = await fx.push({ 'content.txt': 'found by the jobs\n' });
+    const agent = Number(readFileSync(join(fx.siteDir(), 'run', 'sync.pid'), 'utf8'));
+    process.kill(agent, 'SIGHUP');
+    await waitFor(() => fx.record()?.sha === sha, 60_000, 'the sync agent to serve the push');
+    assert.is(fx.record()?.status, 'updated');
+    assert.match(fx.readLog(), new RegExp(`\\[${agent}\\] done: updated sha=${sha.slice(0, 7)}`));
+    assert.is((await fx.get()).body, 'site says: found by the jobs\n');
+  },
+  { content: 'relative home', timeoutMs: T },
 );
 
 test.run();
