@@ -3,11 +3,13 @@ import {
   writeFileSync,
   renameSync,
   readFileSync,
+  readdirSync,
   mkdirSync,
   unlinkSync,
   chmodSync,
   accessSync,
   constants,
+  lstatSync,
   statSync,
 } from 'node:fs';
 import { uptime } from 'node:os';
@@ -29,6 +31,41 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
     }
     throw err;
   }
+}
+
+/** writeFileAtomic's `.<name>.<pid>.tmp`, and the live link's `localhost-worktree.<pid>.tmp` (site/live-link.ts). */
+const TEMP_FILE_RE = /^(\..+|localhost-worktree\.\d+)\.tmp$/;
+/** A temp file is written and renamed within moments; one this old lost its writer. */
+export const TEMP_FILE_MAX_AGE_MS = 60 * 60_000;
+
+/**
+ * Removes the temp files that a writer killed mid-write (kill -9) leaves for ever, when
+ * older than maxAgeMs: a younger one may still be on its way to its rename. Looks in each
+ * folder itself, not below it. Returns the paths removed.
+ */
+export function removeOldTempFiles(dirs: string[], maxAgeMs = TEMP_FILE_MAX_AGE_MS, now = Date.now()): string[] {
+  const removed: string[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) {
+      if (!TEMP_FILE_RE.test(name)) continue;
+      const path = join(dir, name);
+      try {
+        // lstat: the link's temp file is a symlink, judged by its own age.
+        if (now - lstatSync(path).mtimeMs <= maxAgeMs) continue;
+        unlinkSync(path);
+        removed.push(path);
+      } catch {
+        // renamed or removed meanwhile
+      }
+    }
+  }
+  return removed;
 }
 
 /** Writes only when the content differs; returns whether it wrote. */

@@ -3,12 +3,12 @@
  * Never throws for a failed step: every outcome ends in last-sync.env.
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import type { Site } from '../site/config.js';
 import * as git from '../os/git.js';
 import { acquireLock, type Lock } from '../os/lock.js';
 import { appendLogLine, rotateIfLarge } from '../os/log.js';
-import { ensureDir, readTextOrNull } from '../os/fs.js';
+import { ensureDir, readTextOrNull, removeOldTempFiles } from '../os/fs.js';
 import { describeError, describeWithFix, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../site/last-sync.js';
 import { readDepsStamp, isMirrorDepsCurrent } from '../runtime/deps.js';
@@ -69,6 +69,7 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
   const lock = opts.lock ?? (await acquireLock(paths.lock));
   // Under the lock: two syncs rotating the same 5 MB log at once would lose lines.
   rotateLogs(paths.logs);
+  const leftovers = removeOldTempFiles([paths.dir, paths.runDir]);
   if (!opts.lock) {
     log(
       'lock',
@@ -77,6 +78,13 @@ export async function performSync(site: Site, opts: SyncOptions): Promise<SyncRe
         : lock.waitedMs > 200
           ? `waited ${lock.waitedMs} ms for another sync`
           : 'acquired',
+    );
+  }
+  if (leftovers.length) {
+    const names = leftovers.map((p) => relative(paths.dir, p)).join(', ');
+    log(
+      'cleanup',
+      `removed ${leftovers.length} temp file${leftovers.length > 1 ? 's' : ''} older than an hour: ${names}`,
     );
   }
   const prev = readSyncRecord(paths.lastSync);
