@@ -17,7 +17,7 @@ import {
   type Site,
   type SiteConfig,
 } from '../site/config.js';
-import { listSiteNames, readSiteConfigOrNull, writeSiteConfig } from '../site/store.js';
+import { listSiteNames, readSiteConfigOrNull, verifyOpsHome, writeSiteConfig } from '../site/store.js';
 import { NAME_RE, getDefaultName, getSitePaths, tildify } from '../site/paths.js';
 import { ensureDir } from '../os/fs.js';
 import { acquireLock } from '../os/lock.js';
@@ -81,6 +81,7 @@ export async function installCommand(given: InstallFlags, hooks: SyncHooks = {})
   let config = carryInstalledState(parseInstallFlags(flags, process.platform, systemd?.available === true), installed);
   const progress = await createProgress('checking the repository');
   try {
+    verifyOpsHome();
     verifyService(config, systemd);
     verifyNodePin(config);
     config = { ...config, repo: await verifyRepo(config) };

@@ -2,7 +2,7 @@
  * What the two jobs are, independent of who runs them. Every backend renders these specs
  * (a plist, a unit, a detached process), and doctor compares what is installed with them.
  */
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Site, ServiceKind, JobContext } from '../site/config.js';
 import { getHome, getToolEntry } from '../site/paths.js';
 import { findOnPath } from '../os/fs.js';
@@ -97,6 +97,10 @@ export function getJobContext(pinnedBinDir: string, env: NodeJS.ProcessEnv = pro
     'DBUS_SESSION_BUS_ADDRESS',
   ] as const) {
     if (env[key]) jobEnv[key] = env[key] as string;
+  }
+  // Absolute (DESIGN §3): the jobs run in the site folder, where a relative path means another place.
+  for (const key of ['LOCALHOST_OPS_HOME', 'LOCALHOST_OPS_NODE'] as const) {
+    if (jobEnv[key]) jobEnv[key] = resolve(jobEnv[key]);
   }
   return {
     node: process.execPath,

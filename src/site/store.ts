@@ -1,6 +1,6 @@
 /** Where sites are kept: listing, reading back (checked again) and writing config.json, and which site a command means. */
-import { readdirSync, existsSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { readdirSync, existsSync, statSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import { ConfigError, UserError } from '../errors.js';
 import { readTextOrNull, writeFileIfChanged } from '../os/fs.js';
 import { NAME_RE, getOpsHome, getSitePaths, tildify } from './paths.js';
@@ -9,6 +9,31 @@ import { installCommand } from './fix-commands.js';
 
 export function writeSiteConfig(config: SiteConfig): boolean {
   return writeFileIfChanged(getSitePaths(config.name).config, JSON.stringify(config, null, 2) + '\n', 0o644);
+}
+
+/**
+ * The tool's home is a folder, or can become one (install, before it creates the site
+ * folder): the deepest part of its path that exists must be a folder, or that mkdir fails
+ * with ENOTDIR.
+ */
+export function verifyOpsHome(home = getOpsHome(), fromEnv = Boolean(process.env.LOCALHOST_OPS_HOME)): void {
+  for (let path = home; ; path = dirname(path)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      if (dirname(path) === path) return;
+      continue;
+    }
+    if (isDir) return;
+    const what = fromEnv ? `LOCALHOST_OPS_HOME ${tildify(home)}` : `The tool's home ${tildify(home)}`;
+    throw new UserError(
+      path === home ? `${what} is a file, not a folder.` : `${what} cannot be a folder: ${tildify(path)} is a file.`,
+      fromEnv
+        ? 'Set LOCALHOST_OPS_HOME to a folder, or unset it to use ~/ops-local.'
+        : 'Move that file away, or set LOCALHOST_OPS_HOME to a folder.',
+    );
+  }
 }
 
 export function listSiteNames(opsHome = getOpsHome()): string[] {
