@@ -42,6 +42,8 @@ export interface SyncOptions {
   onStatusChange?: StatusChangeHook;
   /** Told the process group of an npm ci in flight (null once it ended): the agent's stop ends it. */
   onChild?: (pgid: number | null) => void;
+  /** True once the sync agent was told to stop: what fails after that is not the commit's fault. */
+  isStopping?: () => boolean;
 }
 
 export type StatusChangeHook = (site: Site, rec: SyncRecord, prev: SyncRecord | null) => Promise<void>;
@@ -254,7 +256,16 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
   };
   const result = await (await import('./prepare.js')).prepareStandby(ctx, plan.slot, target, node);
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
-  if (!result.ok) return outcome({ ok: false, blame: result.blame ?? 'commit', reason: result.reason }, liveHead ?? '');
+  if (!result.ok) {
+    // A step ended by our own stop signal (the agent's SIGTERM ends npm ci) says nothing about the commit.
+    if (opts.isStopping?.()) {
+      return outcome(
+        { ok: false, blame: 'environment', reason: `stopped by a signal during ${result.reason}` },
+        liveHead ?? '',
+      );
+    }
+    return outcome({ ok: false, blame: result.blame ?? 'commit', reason: result.reason }, liveHead ?? '');
+  }
   const switched = await switchToSlot(site, plan.slot);
   if (!switched.ok) {
     return outcome({ ok: false, blame: 'environment', reason: `switch: ${switched.reason}` }, liveHead ?? '');

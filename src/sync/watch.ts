@@ -147,6 +147,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
           force: false,
           onStatusChange,
           onChild: (pgid) => (npmGroup = pgid),
+          isStopping: () => stopping,
         });
         lastSeen = rec.targetSha || lastSeen;
         errors = rec.status === 'error' ? errors + 1 : 0;
@@ -167,6 +168,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
       continue;
     }
     const waitMs = planNextWait(site.config.interval, errors);
+    if (errors > 0) log(`next sync in ${waitMs / 1000} s (${errors} error${errors > 1 ? 's' : ''} in a row)`);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, waitMs);
       function done() {

@@ -90,6 +90,35 @@ e2e(agent, 'SIGTERM during npm ci ends the agent and npm promptly; that slot cou
   );
   // The live slot kept serving throughout.
   assert.is((await fx.get()).body, 'site says: hello from main\n');
+  // And the next sync recovers: it takes over the dead agent's lock and installs that slot again.
+  const next = await fx.cli(['sync', '--json']);
+  assert.is(next.code, 0, next.stdout + next.stderr);
+  assert.is(JSON.parse(next.stdout).deps, 'installed');
 });
+
+e2e(
+  agent,
+  'consecutive errors double the wait (from the interval, at most 10 x), and a success resets it',
+  async (fx) => {
+    const r = await fx.cli(fx.installArgs({ interval: '10' }));
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    await fx.waitForSyncs(2);
+    const pid = agentPid(fx);
+    renameSync(fx.forge, `${fx.forge}.away`);
+    killQuietly(pid, 'SIGHUP');
+    await waitFor(() => /next sync in 20 s \(1 error in a row\)/.test(fx.readLog()), 20_000, 'the first backoff');
+    // Not woken: the timed sync after 20 s fails again, and the wait doubles.
+    await waitFor(() => /next sync in 40 s \(2 errors in a row\)/.test(fx.readLog()), 40_000, 'the doubled backoff');
+    renameSync(`${fx.forge}.away`, fx.forge);
+    const sha = await fx.push({ 'content.txt': 'after the backoff\n' });
+    const before = fx.countSyncs();
+    killQuietly(pid, 'SIGHUP');
+    await waitFor(() => fx.record()?.sha === sha, 20_000, 'a sync once the forge is back');
+    // The success resets it: the next timed sync comes after the interval again.
+    await waitFor(() => fx.countSyncs() >= before + 2, 25_000, 'the next timed sync, one interval later');
+    assert.is((await fx.get()).body, 'site says: after the backoff\n');
+  },
+  { timeoutMs: 150_000 },
+);
 
 agent.run();
