@@ -21,7 +21,30 @@ function describeFailure(err: unknown, timeoutMs: number): string {
   return e?.code ?? e?.cause?.code ?? e?.message ?? String(err);
 }
 
-/** One GET of host:port/path with a precise timeout; the body is discarded. */
+/** What a path in a request line may hold as it is (RFC 3986 pchar, `/` and the query's `?`). */
+const RAW_PATH_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:@/?]/;
+
+/**
+ * Pure: a path as it goes on the wire (DESIGN §3 Limits: `--health-path` is sent
+ * percent-encoded). Anything else (non-ASCII as UTF-8, spaces, `#`, a `%` that starts no
+ * escape) is percent-encoded; an escape already there is kept, so encoding twice changes
+ * nothing.
+ */
+export function encodeRequestPath(path: string): string {
+  let out = '';
+  for (let i = 0; i < path.length;) {
+    const c = path.codePointAt(i) as number;
+    const ch = String.fromCodePoint(c);
+    i += ch.length;
+    if (ch === '%' && /^[0-9A-Fa-f]{2}$/.test(path.slice(i, i + 2))) out += ch;
+    else if (RAW_PATH_CHAR.test(ch)) out += ch;
+    // A lone surrogate has no UTF-8: it goes as U+FFFD.
+    else out += c >= 0xd800 && c <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(ch);
+  }
+  return out;
+}
+
+/** One GET of host:port/path (percent-encoded here) with a precise timeout; the body is discarded. */
 export async function probeHttp(
   host: string,
   port: number,
@@ -31,7 +54,7 @@ export async function probeHttp(
 ): Promise<ProbeResult> {
   const { request } = await loadUndici();
   try {
-    const res = await request(formatUrl(host, port, path), {
+    const res = await request(formatUrl(host, port, encodeRequestPath(path)), {
       method: 'GET',
       signal: AbortSignal.timeout(timeoutMs),
       headers: { 'user-agent': 'localhost-ops', ...headers },

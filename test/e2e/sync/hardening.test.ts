@@ -296,4 +296,46 @@ e2e(
   { content: 'relative home', timeoutMs: T },
 );
 
+/** A dev server that answers only the percent-encoded health path and /; anything else is a 500. */
+const ENCODED_PATH_SERVER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes('--' + name) ? args[args.indexOf('--' + name) + 1] : fallback);
+http.createServer((req, res) => {
+  if (req.url === '/%E6%97%A5%E6%9C%AC') return res.end('healthy\\n');
+  if (req.url === '/') return res.end('site says: ' + fs.readFileSync('content.txt', 'utf8').trim() + '\\n');
+  res.writeHead(500);
+  res.end('unexpected path ' + req.url + '\\n');
+}).listen(Number(arg('port', process.env.PORT)), arg('host', '127.0.0.1'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+e2e(
+  test,
+  '6. --health-path /日本 is sent percent-encoded: the gate passes and doctor agrees',
+  async (fx) => {
+    const sha = await fx.push({ 'server.js': ENCODED_PATH_SERVER }, 'a server with a Japanese health path');
+    const r = await fx.cli(fx.installArgs({ 'health-path': '/日本', 'health-timeout': '10' }));
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^Serving main ${sha.slice(0, 7)} at http://127\\.0\\.0\\.1:${fx.port}/\n`));
+    assert.match(fx.readLog(), /health: ok: answered 200 on 127\.0\.0\.1:\d+/);
+    const config = JSON.parse(readFileSync(join(fx.siteDir(), 'config.json'), 'utf8'));
+    assert.is(config.healthPath, '/日本', 'recorded as given');
+    const doctor = await fx.cli(['doctor', '--json', '--no-network']);
+    const http = (JSON.parse(doctor.stdout).checks as { id: string; status: string; summary: string }[]).find(
+      (c) => c.id === 'http',
+    );
+    assert.is(http?.status, 'ok', doctor.stdout);
+    assert.match(http?.summary ?? '', new RegExp(`^http://127\\.0\\.0\\.1:${fx.port}/日本 answered 200 in \\d+ ms$`));
+    assert.not.match(fx.readLog('site', 'server.log'), /unexpected path/);
+    // The sync agent's first sync, after install's: the gate's verdict holds.
+    await fx.waitForSyncs(2);
+    assert.is(fx.record()?.status, 'noop');
+    assert.is(fx.record()?.sha, sha);
+    assert.is((await fx.get()).body, 'site says: encoded\n');
+  },
+  { content: 'encoded', timeoutMs: T },
+);
+
 test.run();
