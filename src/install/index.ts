@@ -83,7 +83,7 @@ export async function installCommand(given: InstallFlags, hooks: SyncHooks = {})
   try {
     verifyOpsHome();
     verifyService(config, systemd);
-    verifyNodePin(config);
+    await verifyNodePin(config);
     config = { ...config, repo: await verifyRepo(config) };
     verifyPaths(config);
     verifyNameFree(config);

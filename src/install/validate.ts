@@ -10,7 +10,7 @@ import { getListeners, isInside, isPortFree } from '../os/listeners.js';
 import { describeListener, isSiteProcess } from '../run/health.js';
 import { findOnPath } from '../os/fs.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
-import type { NodeInstall } from '../runtime/choose.js';
+import { askNodeVersion, getPinnedBinary, type NodeInstall } from '../runtime/choose.js';
 import type { SystemdProbe } from '../service/index.js';
 
 /** Checks the repo; returns its real path (git reports real paths, and a symlink must not confuse us). */
@@ -95,14 +95,21 @@ export function verifyPaths(config: SiteConfig): void {
   }
 }
 
-export function verifyNodePin(config: SiteConfig): void {
+/** `--node` names a binary that answers `--version` with a Node version (DESIGN §3), not merely an executable. */
+export async function verifyNodePin(config: SiteConfig): Promise<void> {
   if (!config.node) return;
+  const fix = 'Pass --node with the path of a node binary, or leave it out.';
+  const bin = getPinnedBinary(config.node);
   try {
-    accessSync(config.node, constants.X_OK);
+    accessSync(bin, constants.X_OK);
   } catch {
+    throw new UserError(`--node ${tildify(config.node)} is not an executable file.`, fix);
+  }
+  const { install, answer } = await askNodeVersion(bin, '--node');
+  if (!install) {
     throw new UserError(
-      `--node ${tildify(config.node)} is not an executable file.`,
-      'Pass --node with the path of a node binary, or leave it out.',
+      `--node ${tildify(config.node)} did not answer --version with a Node version (${answer ? `it said "${answer}"` : 'it said nothing'}).`,
+      fix,
     );
   }
 }

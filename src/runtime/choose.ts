@@ -50,16 +50,38 @@ export function pickNode(installs: NodeInstall[], engines: Engines): NodeInstall
   return best;
 }
 
+/**
+ * Asks a binary for its version, as a Node answers `--version` ("v20.19.0"). `answer`: the
+ * first line it printed, for the sentence that refuses it ("" when it printed nothing or
+ * could not run).
+ */
+export async function askNodeVersion(
+  bin: string,
+  source: string,
+): Promise<{ install: NodeInstall | null; answer: string }> {
+  try {
+    const { code, stdout, stderr } = await run(bin, ['--version'], { timeoutMs: 5000, allowFail: true });
+    const answer = (stdout.trim() || stderr.trim()).split('\n')[0].slice(0, 120);
+    const version = code === 0 && /^v\d+\.\d+\.\d+/.test(stdout.trim()) ? semver.valid(stdout.trim()) : null;
+    if (!version) return { install: null, answer };
+    return {
+      install: { bin, binDir: dirname(bin), version, npmVersion: readNpmVersion(bin, realpathSync(bin)), source },
+      answer,
+    };
+  } catch {
+    return { install: null, answer: '' };
+  }
+}
+
 /** The last resort for a binary whose files say nothing: ask it. */
 async function probe(bin: string, source: string): Promise<NodeInstall | null> {
-  try {
-    const { code, stdout } = await run(bin, ['-v'], { timeoutMs: 5000, allowFail: true });
-    const version = code === 0 ? semver.valid(stdout.trim()) : null;
-    if (!version) return null;
-    return { bin, binDir: dirname(bin), version, npmVersion: readNpmVersion(bin, realpathSync(bin)), source };
-  } catch {
-    return null;
-  }
+  return (await askNodeVersion(bin, source)).install;
+}
+
+/** The binary a `--node` pin names: the file itself, or a Node folder's bin/node. */
+export function getPinnedBinary(pin: string, home = getHome()): string {
+  const path = resolve(pin.replace(/^~(?=$|\/)/, home));
+  return isExecutableFile(path) ? path : join(path, 'bin', 'node');
 }
 
 export function describeEngines(e: Engines): string {
@@ -108,14 +130,14 @@ export async function resolveNode(
   const wanted = hasEngines(engines) ? describeEngines(engines) : 'any version';
 
   if (opts.pin) {
-    const pin = resolve(opts.pin.replace(/^~(?=$|\/)/, search.home));
-    const bin = isExecutableFile(pin) ? pin : join(pin, 'bin', 'node');
+    const bin = getPinnedBinary(opts.pin, search.home);
     const fix = 'Re-install with a different --node, or without it to pick one automatically.';
     if (!isExecutableFile(bin))
       throw new OpsError(
         `--node ${tildify(opts.pin, search.home)} is not an executable Node binary (site needs ${wanted}).`,
         fix,
       );
+    // Its files first, so a sync spawns nothing; install asked it already (verifyNodePin, DESIGN §3).
     const install = readNodeInstall(bin, '--node') ?? (await probe(bin, '--node'));
     if (!install) throw new OpsError(`Could not read the version of --node ${tildify(bin, search.home)}.`, fix);
     if (!satisfies(install, engines)) {

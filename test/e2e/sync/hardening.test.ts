@@ -88,9 +88,12 @@ e2e(
       (err: Error) => assert.match(err.message, /git ls-remote exited with/),
     );
     assert.not.ok(existsSync(pwned), 'no command of the config ran');
-    assert.match(
-      fx.readLog(),
-      /agent: sync failed to run: ~\/ops-local\/site\/config\.json holds a value install refuses/,
+    // The sync agent, woken by the change, refuses it too (it keeps running and retries).
+    await waitFor(
+      () =>
+        /agent: sync failed to run: ~\/ops-local\/site\/config\.json holds a value install refuses/.test(fx.readLog()),
+      15_000,
+      'the sync agent to refuse the edited config',
     );
 
     // A wrong type, and a backend that cannot be read either: uninstall stops the jobs all the same.
@@ -336,6 +339,30 @@ e2e(
     assert.is((await fx.get()).body, 'site says: encoded\n');
   },
   { content: 'encoded', timeoutMs: T },
+);
+
+e2e(
+  test,
+  '7. --node must answer --version with a Node version: /bin/sh is refused before anything is written',
+  async (fx) => {
+    const r = await fx.cli(fx.installArgs({ node: '/bin/sh' }));
+    assert.is(r.code, 2, r.stdout + r.stderr);
+    assert.is(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /^localhost-ops: --node \/bin\/sh did not answer --version with a Node version \(it said "[^"]*Illegal option[^"]*"\)\. Pass --node with the path of a node binary, or leave it out\.\n$/,
+    );
+    assert.not.ok(existsSync(fx.siteDir()), 'nothing was written');
+    assert.not.ok(await fx.isUp(), 'nothing serves');
+    // A real Node, pinned: served.
+    const ok = await fx.cli(fx.installArgs({ node: process.execPath }));
+    assert.is(ok.code, 0, ok.stdout + ok.stderr);
+    const sha = await sh(fx.canonical, 'git', ['rev-parse', 'origin/main']);
+    assert.is(fx.record()?.sha, sha);
+    assert.is(fx.record()?.goodSha, sha);
+    assert.is((await fx.get()).body, 'site says: pinned\n');
+  },
+  { content: 'pinned', timeoutMs: T },
 );
 
 test.run();
