@@ -467,15 +467,25 @@ export async function checkoutDetached(worktree: string, sha: string): Promise<v
  * The commit's submodules, initialised and checked out (DESIGN §3). Modern git refuses a
  * file:// submodule inside `submodule update` unless protocol.file.allow says so; it is set
  * here, for this call only: the submodule URLs are the site's own, as for the user's git.
+ * --force checks each one out even when its HEAD already names the commit: a first clone
+ * whose checkout failed (a commit that pointed at a submodule commit never pushed) leaves
+ * that HEAD over an empty folder, which a plain update takes for done.
  */
 export async function updateSubmodules(worktree: string, timeoutMs: number): Promise<void> {
-  await git(worktree, ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '--recursive', '--quiet'], {
-    timeoutMs,
-  });
+  await git(
+    worktree,
+    ['-c', 'protocol.file.allow=always', 'submodule', 'update', '--init', '--recursive', '--force', '--quiet'],
+    { timeoutMs },
+  );
 }
 
+/**
+ * Removes untracked files from a slot (ignored ones, node_modules, stay). -f twice: also a
+ * submodule's folder that the commit no longer has, which checkout leaves behind as an
+ * untracked repository and which would keep the slot from ever being clean.
+ */
 export async function cleanUntracked(worktree: string): Promise<void> {
-  await git(worktree, ['clean', '-fd', '--quiet'], { timeoutMs: 120_000 });
+  await git(worktree, ['clean', '-ffd', '--quiet'], { timeoutMs: 120_000 });
 }
 
 export async function pruneWorktrees(repo: string): Promise<void> {

@@ -365,4 +365,89 @@ e2e(
   { content: 'pinned', timeoutMs: T },
 );
 
+e2e(
+  test,
+  "8. submodules are checked out in the standby slot; one the commit cannot get is the commit's fault",
+  async (fx) => {
+    const good = await install(fx);
+    // A submodule repository of its own, reached by file:// as a local mirror would be.
+    const subForge = join(fx.root, 'sub.git');
+    const subWork = join(fx.root, 'sub-work');
+    await sh(fx.root, 'git', ['init', '-q', '--bare', '-b', 'main', subForge]);
+    await sh(fx.root, 'git', ['clone', '-q', subForge, subWork]);
+    writeFileSync(join(subWork, 'hello.txt'), 'from the submodule\n');
+    await sh(subWork, 'git', ['add', '-A']);
+    await sh(subWork, 'git', ['commit', '-q', '-m', 'sub']);
+    await sh(subWork, 'git', ['push', '-q', 'origin', 'HEAD:main']);
+    const subSha = await sh(subWork, 'git', ['rev-parse', 'HEAD']);
+    await sh(fx.upstream, 'git', [
+      '-c',
+      'protocol.file.allow=always',
+      'submodule',
+      'add',
+      '-q',
+      `file://${subForge}`,
+      'vendor/sub',
+    ]);
+    const withSub = await fx.push({ 'content.txt': 'with a submodule\n' }, 'add a submodule');
+
+    const r = await syncJson(fx);
+    assert.is(r.code, 0, r.out.message);
+    assert.is(r.out.status, 'updated');
+    assert.is(r.out.sha, withSub);
+    assert.match(fx.readLog(), /\] submodules: updated\n/);
+    assert.is(readFileSync(join(fx.worktree, 'vendor', 'sub', 'hello.txt'), 'utf8'), 'from the submodule\n');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '', 'the live slot is clean');
+    assert.is((await fx.get()).body, 'site says: with a submodule\n');
+
+    // A commit that points its submodule at a commit never pushed: held back, blamed on the commit.
+    const missing = 'f'.repeat(40);
+    await sh(fx.upstream, 'git', ['update-index', '--cacheinfo', `160000,${missing},vendor/sub`]);
+    await sh(fx.upstream, 'git', ['commit', '-q', '-m', 'a submodule commit nobody pushed']);
+    await sh(fx.upstream, 'git', ['push', '-q', 'origin', 'HEAD:main']);
+    const bad = await sh(fx.upstream, 'git', ['rev-parse', 'HEAD']);
+    const held = await syncJson(fx);
+    assert.is(held.code, 1, held.out.message);
+    assert.is(held.out.status, 'rolled-back');
+    assert.is(held.out.failedSha, bad);
+    assert.is(held.out.sha, withSub);
+    assert.match(
+      held.out.message,
+      new RegExp(
+        `^main ${bad.slice(0, 7)} failed \\(submodules: git submodule exited with \\d+: .+\\); held back\\. Still serving ${withSub.slice(0, 7)}\\.`,
+      ),
+    );
+    assert.match(fx.readLog(), /\] submodules: failed: git submodule exited with/);
+    assert.is((await fx.get()).body, 'site says: with a submodule\n');
+    assert.is(fx.record()?.status, 'rolled-back');
+    assert.is(fx.record()?.goodSha, withSub);
+
+    // The fix is served, submodule and all.
+    await sh(fx.upstream, 'git', ['update-index', '--cacheinfo', `160000,${subSha},vendor/sub`]);
+    const fixed = await fx.push({ 'content.txt': 'submodule fixed\n' }, 'point the submodule back');
+    const ok = await syncJson(fx);
+    assert.is(ok.out.status, 'updated', ok.out.message);
+    assert.is(ok.out.sha, fixed);
+    assert.is(ok.out.failedSha, '');
+    assert.is(readFileSync(join(fx.worktree, 'vendor', 'sub', 'hello.txt'), 'utf8'), 'from the submodule\n');
+    assert.is((await fx.get()).body, 'site says: submodule fixed\n');
+    assert.is(fx.record()?.goodSha, fixed);
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+
+    // A commit without the submodule: its folder goes too, so the slot stays clean.
+    await sh(fx.upstream, 'git', ['rm', '-q', 'vendor/sub']);
+    const gone = await fx.push({ 'content.txt': 'submodule removed\n' }, 'drop the submodule');
+    const last = await syncJson(fx);
+    assert.is(last.out.status, 'updated', last.out.message);
+    assert.is(last.out.sha, gone);
+    assert.not.ok(existsSync(join(fx.worktree, 'vendor', 'sub')), 'no submodule folder is left in the live slot');
+    assert.is(await sh(fx.worktree, 'git', ['status', '--porcelain']), '');
+    const again = await syncJson(fx);
+    assert.is(again.out.status, 'noop', 'a clean slot: nothing to do');
+    assert.is((await fx.get()).body, 'site says: submodule removed\n');
+    assert.ok(good !== gone);
+  },
+  { content: 'no submodule yet', timeoutMs: T },
+);
+
 test.run();
