@@ -450,4 +450,53 @@ e2e(
   { content: 'no submodule yet', timeoutMs: T },
 );
 
+/** The tiny site's server, listening only after the milliseconds in SLOW (when that file exists). */
+const SLOW_SERVER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes('--' + name) ? args[args.indexOf('--' + name) + 1] : fallback);
+const delay = fs.existsSync('SLOW') ? Number(fs.readFileSync('SLOW', 'utf8')) : 0;
+setTimeout(() => {
+  http.createServer((req, res) => res.end('site says: ' + fs.readFileSync('content.txt', 'utf8').trim() + '\\n'))
+    .listen(Number(arg('port', process.env.PORT)), arg('host', '127.0.0.1'));
+}, delay);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+e2e(
+  test,
+  '9. a first install whose server starts slower than --health-timeout: the failed gate stops what it started',
+  async (fx) => {
+    const slow = await fx.push({ 'server.js': SLOW_SERVER, SLOW: '8000' }, 'a server that takes 8 s to listen');
+    const started = Date.now();
+    const r = await fx.cli(fx.installArgs({ 'health-timeout': '2' }));
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    const message = `main ${slow.slice(0, 7)} failed (health gate: / did not answer (ECONNREFUSED) within 2 s) and no commit has served yet; the next commit on main will be tried.`;
+    assert.match(r.stdout, `The mirror is installed but not serving main: ${message}`);
+    assert.is(fx.record()?.status, 'error');
+    assert.is(fx.record()?.failedSha, slow);
+    assert.is(fx.record()?.message, message);
+    const slots = join(fx.siteDir(), 'slots');
+    assert.equal(findProcessesUnder(slots), [], 'nothing of the slot is left running');
+    // Past the moment the slow server would have listened: still nothing, and the state still says so.
+    await waitFor(() => Date.now() - started > 10_000, 15_000, "the slow server's delay to pass");
+    assert.equal(findProcessesUnder(slots), []);
+    assert.not.ok((await fx.get()).body.startsWith('site says'), 'no dev server answers behind the front door');
+    await fx.waitForSyncs(2);
+    assert.is(fx.record()?.status, 'error');
+    assert.match(fx.record()?.message ?? '', /failed before and no commit has served yet/);
+
+    const good = await fx.push({ SLOW: null, 'content.txt': 'quick now\n' }, 'listen at once');
+    const ok = await syncJson(fx);
+    assert.is(ok.code, 0, ok.out.message);
+    assert.is(ok.out.status, 'updated');
+    assert.is(ok.out.sha, good);
+    assert.is(ok.out.failedSha, '');
+    assert.is((await fx.get()).body, 'site says: quick now\n');
+    assert.is(fx.record()?.goodSha, good);
+  },
+  { content: 'slow start', timeoutMs: T },
+);
+
 test.run();
