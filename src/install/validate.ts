@@ -5,7 +5,8 @@ import { GitError, UserError } from '../errors.js';
 import { type SiteConfig } from '../site/config.js';
 import { listSiteNames, readSiteConfig } from '../site/store.js';
 import * as git from '../os/git.js';
-import { getExternalVolumePath, getSitePaths, tildify } from '../site/paths.js';
+import { getHome, getSitePaths, getToolEntry, tildify } from '../site/paths.js';
+import { findProtectedPath, getJobPlatform } from '../service/privacy.js';
 import { getListeners, isInside, isPortFree } from '../os/listeners.js';
 import { describeListener, isSiteProcess } from '../run/health.js';
 import { findOnPath } from '../os/fs.js';
@@ -77,13 +78,26 @@ export async function resolveMainNode(config: SiteConfig): Promise<NodeInstall> 
 
 export function verifyPaths(config: SiteConfig): void {
   const paths = getSitePaths(config.name);
-  const external = getExternalVolumePath(paths);
-  if (external) {
+  // The realpaths count: a symlinked HOME or LOCALHOST_OPS_HOME must not slip through. The
+  // canonical repo is not checked: it may live there (doctor says what the jobs need).
+  const found = findProtectedPath(
+    [
+      ['site folder', paths.dir],
+      ['slots folder', paths.slotsDir],
+      ['tool', getToolEntry()],
+    ],
+    getHome(),
+    getJobPlatform(config.service),
+  );
+  if (found) {
+    const { what, path, real, place } = found;
+    const where =
+      place.kind === 'external-volume' ? `on the external volume ${place.folder}` : `in ${tildify(place.folder)}`;
     throw new UserError(
-      `The ${external.what} ${external.path} is on an external volume, where launchd refuses to run programs ("Operation not permitted", exit 78) and npm fails with EPERM.`,
-      external.what === 'tool'
-        ? 'Install localhost-ops on the internal disk.'
-        : 'Set LOCALHOST_OPS_HOME to a folder on the internal disk.',
+      `The ${what} ${tildify(path)}${real ? ` (really ${tildify(real)})` : ''} is ${where}, where macOS keeps launchd's jobs out: they would fail with "Operation not permitted" (EPERM).`,
+      what === 'tool'
+        ? 'Install localhost-ops outside ~/Documents, ~/Desktop, ~/Downloads, iCloud Drive and /Volumes (npm install -g puts it in a safe place).'
+        : 'Set LOCALHOST_OPS_HOME to a folder outside ~/Documents, ~/Desktop, ~/Downloads, iCloud Drive and /Volumes (the default ~/ops-local is fine); your repository may stay where it is.',
     );
   }
   // Either way round is refused: uninstall --purge deletes the site folder.

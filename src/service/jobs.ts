@@ -2,6 +2,7 @@
  * What the two jobs are, independent of who runs them. Every backend renders these specs
  * (a plist, a unit, a detached process), and doctor compares what is installed with them.
  */
+import { realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Site, ServiceKind, JobContext } from '../site/config.js';
 import { getHome, getToolEntry } from '../site/paths.js';
@@ -83,7 +84,12 @@ const SYSTEM_PATH = ['/usr/local/bin', '/opt/homebrew/bin', '/usr/bin', '/bin', 
  * and neither does a new pinned Node, since `run` and `npm ci` put the Node of the
  * commit they serve first on PATH themselves. Install, run again, renews the record.
  */
-export function getJobContext(pinnedBinDir: string, env: NodeJS.ProcessEnv = process.env): JobContext {
+export function getJobContext(
+  pinnedBinDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  execPath = process.execPath,
+): JobContext {
+  const node = getJobNode(execPath);
   const found = ['git', 'launchctl'].map((name) => findOnPath(name, env.PATH)).filter((p): p is string => p !== null);
   const jobEnv: Record<string, string> = { HOME: env.HOME || getHome() };
   // A non-default tool home or Node must reach the jobs, or they would look for another site.
@@ -103,13 +109,36 @@ export function getJobContext(pinnedBinDir: string, env: NodeJS.ProcessEnv = pro
     if (jobEnv[key]) jobEnv[key] = resolve(jobEnv[key]);
   }
   return {
-    node: process.execPath,
+    node,
     entry: getToolEntry(),
     pinnedBinDir,
-    // The sync job runs git, and restarts the server through launchctl.
-    pathDirs: [...new Set([dirname(process.execPath), ...found.map((p) => dirname(p))])],
+    // The sync job runs git, and restarts the server through launchctl. Nothing else of
+    // the installing shell's PATH: a version manager's folder there would outlive its Node.
+    pathDirs: [...new Set([dirname(node), ...found.map((p) => dirname(p))])],
     env: jobEnv,
   };
+}
+
+/**
+ * Pure: Homebrew's opt/ link for a Node in its Cellar
+ * (/opt/homebrew/Cellar/node@22/22.3.0/bin/node → /opt/homebrew/opt/node@22/bin/node). The
+ * running Node's path is the Cellar one, which `brew upgrade` deletes; the opt link follows
+ * the formula to its new version.
+ */
+export function getHomebrewOptPath(path: string): string | null {
+  const m = /^(.+)\/Cellar\/([^/]+)\/[^/]+\/bin\/node$/.exec(path);
+  return m ? `${m[1]}/opt/${m[2]}/bin/node` : null;
+}
+
+/** The Node the jobs run: the one running install, by a path that survives its upgrade where there is one. */
+export function getJobNode(execPath = process.execPath): string {
+  const opt = getHomebrewOptPath(execPath);
+  if (!opt) return execPath;
+  try {
+    return realpathSync(opt) === realpathSync(execPath) ? opt : execPath;
+  } catch {
+    return execPath;
+  }
 }
 
 /** The jobs' PATH: the pinned Node first (DESIGN §5), then the recorded folders, then the system's. */

@@ -2,7 +2,7 @@
  * The tests' side of the launchctl stand-in (test/helpers/bin/launchctl): put it first on
  * PATH, read the calls it recorded and the jobs it runs, and stop everything it started.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, stopGroup, isAlive } from './proc.js';
 import { ROOT } from './fixture.js';
@@ -16,6 +16,40 @@ export interface Call {
   args: string[];
   code: number;
   stderr?: string;
+  /** The call was answered by an injected fault. */
+  injected?: true;
+}
+
+/**
+ * A failure the stand-in answers with (see test/helpers/bin/launchctl): launchctl's real
+ * code and words, for calls of `command` (any when left out) in `domain` (any when left out),
+ * `times` times (every call when left out).
+ */
+export interface Fault {
+  code: 5 | 37 | 113 | 125;
+  command?: 'bootstrap' | 'bootout' | 'enable' | 'kickstart' | 'print';
+  domain?: 'gui' | 'user';
+  times?: number;
+}
+
+/** Makes the stand-in under this HOME answer with these faults (replacing any before). */
+export function setFaults(home: string, faults: Fault[]): void {
+  const dir = standinDir(home);
+  mkdirSync(join(dir, 'jobs'), { recursive: true });
+  const file = join(dir, 'faults.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(faults, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}
+
+/** The faults not yet used up. */
+export function readFaults(home: string): Fault[] {
+  try {
+    return (JSON.parse(readFileSync(join(standinDir(home), 'faults.json'), 'utf8')) as Fault[]).filter(
+      (f) => f.times === undefined || f.times > 0,
+    );
+  } catch {
+    return [];
+  }
 }
 
 /**

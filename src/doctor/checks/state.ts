@@ -1,9 +1,13 @@
 /** The tool's own footing: the last sync's record, and where things live on disk. */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { getExternalVolumePath, getToolEntry } from '../../site/paths.js';
+import { basename, join } from 'node:path';
+import { getHome, getToolEntry } from '../../site/paths.js';
+import { findDenial, findProtectedPath, getJobPlatform, resolveReal } from '../../service/privacy.js';
+import { readTailLines } from './logs.js';
 import { parseLocalTime, short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, warn, type Check } from '../types.js';
+import type { DoctorContext } from '../context.js';
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
 export function formatAge(ms: number): string {
@@ -101,6 +105,79 @@ function getLoosePaths(paths: string[]): { open: string[]; foreign: string[]; li
   return { open, foreign, lines };
 }
 
+/** System Settings → Privacy & Security → Full Disk Access, opened from a shell. */
+const FULL_DISK_ACCESS_PANE = 'open "x-apple.systempreferences:com.apple.preference.security?Privacy_AllFiles"';
+
+/**
+ * What the jobs logged since things last went right: sync.log after its last good sync, and
+ * the service manager's captures (written by a job before it can log) unless a good sync
+ * came after their last write.
+ */
+function getRecentJobLines(ctx: DoctorContext): { file: string; lines: string[] }[] {
+  const rec = ctx.record();
+  const goodAt =
+    rec && (rec.status === 'updated' || rec.status === 'noop') ? (parseLocalTime(rec.at)?.getTime() ?? null) : null;
+  const out: { file: string; lines: string[] }[] = [];
+  const sync = readTailLines(ctx.paths.syncLog) ?? [];
+  let last = -1;
+  sync.forEach((line, i) => {
+    if (/\] done: (updated|noop) /.test(line)) last = i;
+  });
+  out.push({ file: ctx.paths.syncLog, lines: sync.slice(last + 1) });
+  for (const kind of ['sync', 'server']) {
+    const file = join(ctx.paths.logs, `${ctx.config.service}-${kind}.log`);
+    let mtime: number;
+    try {
+      mtime = statSync(file).mtimeMs;
+    } catch {
+      continue;
+    }
+    // Local time to the second: a write in the same second as the good sync still counts.
+    if (goodAt !== null && mtime < goodAt) continue;
+    out.push({ file, lines: readTailLines(file) ?? [] });
+  }
+  return out;
+}
+
+/** The jobs' logs show the system refused them the canonical repo: what to grant, or where to move it. */
+function getRepoRefusal(
+  ctx: DoctorContext,
+  platform: NodeJS.Platform,
+  node: string | null,
+): { summary: string; fix: string; command?: string; detail: string } | null {
+  const repo = ctx.config.repo;
+  const folders = [...new Set([repo, resolveReal(repo)])];
+  for (const { file, lines } of getRecentJobLines(ctx)) {
+    const denial = findDenial(lines, folders);
+    if (!denial) continue;
+    const detail = `${file}: ${denial.line.trim()}`;
+    const seen = `"Operation not permitted" in ${basename(file)}`;
+    if (platform !== 'darwin') {
+      return {
+        summary: `the jobs were refused access to ${denial.path} (${seen})`,
+        fix: `Give your user read access to ${repo} again (ls -ld ${denial.path} shows who may read it), then run ${syncCommand(ctx.config)}.`,
+        detail,
+      };
+    }
+    const place = findProtectedPath([['repo', repo]], getHome(), platform)?.place ?? null;
+    const binary = node ?? 'the Node binary in the jobs’ definitions';
+    const real = node ? resolveReal(node) : null;
+    const named = real && real !== node ? `${binary} (that is ${real})` : binary;
+    const name = ctx.config.name;
+    const dest = `~/dev/${basename(repo)}`;
+    const move = place
+      ? ` Or move the repository out of ${place.folder} (say to ${dest}), then run localhost-ops uninstall --name ${name} and localhost-ops install --repo ${dest} --name ${name}.`
+      : '';
+    return {
+      summary: `the jobs were refused access to the canonical repo ${denial.path} (${seen})${place ? `: it is in ${place.folder}, and` : ':'} macOS privacy protection does not extend your terminal's access to ${binary}, the Node the jobs run`,
+      fix: `Give ${named} Full Disk Access: System Settings → Privacy & Security → Full Disk Access, +, then ⌘⇧G and paste that path (after a Node upgrade, again for the new binary); then run ${syncCommand(ctx.config)}.${move}`,
+      command: FULL_DISK_ACCESS_PANE,
+      detail,
+    };
+  }
+  return null;
+}
+
 export const paths: Check = {
   id: 'paths',
   title: 'Paths and permissions',
@@ -110,13 +187,24 @@ export const paths: Check = {
     const tool = getToolEntry();
     const install = installCommand(ctx.config);
     const evidence = [`site folder ${dir}`, `mirror ${worktree}`, `tool ${tool}`];
-    const external = getExternalVolumePath(ctx.paths, tool);
-    if (external) {
+    const platform = getJobPlatform(ctx.config.service);
+    const found = findProtectedPath(
+      [
+        ['site folder', dir],
+        ['slots folder', ctx.paths.slotsDir],
+        ['tool', tool],
+      ],
+      getHome(),
+      platform,
+    );
+    if (found) {
+      const { what, path, real, place } = found;
+      const where = place.kind === 'external-volume' ? `on the external volume ${place.folder}` : `in ${place.folder}`;
       return fail(
-        `the ${external.what} ${external.path} is on an external volume, where launchd will not run programs and npm fails with EPERM`,
-        external.what === 'tool'
-          ? 'Install localhost-ops on the internal disk, then run install again.'
-          : `Set LOCALHOST_OPS_HOME to a folder on the internal disk and run ${install} again.`,
+        `the ${what} ${path}${real ? ` (really ${real})` : ''} is ${where}, where macOS keeps launchd's jobs out ("Operation not permitted", EPERM)`,
+        what === 'tool'
+          ? 'Install localhost-ops outside ~/Documents, ~/Desktop, ~/Downloads, iCloud Drive and /Volumes, then run install again from there.'
+          : `Set LOCALHOST_OPS_HOME to a folder outside them (the default ~/ops-local is fine) and run ${install} again.`,
         undefined,
         { evidence },
       );
@@ -138,6 +226,17 @@ export const paths: Check = {
           .map((j) => j.programArguments?.[1])
           .filter((p): p is string => !!p)
       : [];
+    // The canonical repo may live in a protected folder; the jobs then read it only if their Node may.
+    const node =
+      (facts.ok ? facts.value.installed.sync.programArguments?.[0] : undefined) ?? ctx.config.jobs?.node ?? null;
+    const refused = getRepoRefusal(ctx, platform, node);
+    if (refused) return fail(refused.summary, refused.fix, refused.command, { detail: refused.detail, evidence });
+    const repoPlace = findProtectedPath([['repo', ctx.config.repo]], getHome(), platform)?.place;
+    if (repoPlace) {
+      evidence.push(
+        `canonical repo in ${repoPlace.folder}: the jobs read it only if ${node ?? 'their Node'} has Full Disk Access (no refusal logged)`,
+      );
+    }
     const moved = [...new Set(installedTools)].find((p) => p !== tool);
     if (moved) {
       const summary = `the jobs run localhost-ops from ${moved}, but it now lives at ${tool}`;

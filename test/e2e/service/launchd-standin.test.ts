@@ -19,7 +19,15 @@ import {
 import { getAgentPath, parsePrint } from '../../../src/service/launchd/index.js';
 import { Fixture, waitFor, withTimeout } from '../../helpers/fixture.js';
 import { isAlive, isGroupAlive, sleep } from '../../helpers/proc.js';
-import { UID, launchctl, readRunState, stopStandin } from '../../helpers/launchctl-standin.js';
+import {
+  UID,
+  launchctl,
+  readCalls,
+  readFaults,
+  readRunState,
+  setFaults,
+  stopStandin,
+} from '../../helpers/launchctl-standin.js';
 import { readPlist, siteFor, type Dict } from '../../helpers/launchd.js';
 import { readWithPython } from '../../helpers/plistlib.js';
 
@@ -255,7 +263,7 @@ standin(
 );
 
 standin(
-  'a WorkingDirectory or log folder that does not exist fails the job with 78, retried while KeepAlive holds',
+  'a WorkingDirectory, log folder or program that does not exist fails the job with 78, retried while KeepAlive holds',
   withTimeout(30_000, () =>
     withHome(async (home, root) => {
       const cases = [
@@ -264,7 +272,12 @@ standin(
           stdoutPath: join(root, 'missing-logs', 'x.log'),
           stderrPath: join(root, 'missing-logs', 'x.log'),
         }),
+        // A Node that a Homebrew upgrade removed: the plist still names it.
+        scriptJob(root, 'test.noprogram', 'touch ran.txt', {
+          programArguments: [join(root, 'Cellar', 'node', '22.1.0', 'bin', 'node'), '-e', '0'],
+        }),
       ];
+      mkdirSync(join(root, 'logs'));
       for (const spec of cases) {
         const path = writeAgent(home, spec, { ThrottleInterval: 1 });
         assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0, 'launchd loads it');
@@ -303,6 +316,90 @@ standin(
       });
       assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0);
       await waitFor(() => readRunState(home, 'test.loose')?.state === 'running', 10_000, 'the job to run');
+    }),
+  ),
+);
+
+standin(
+  'LimitLoadToSessionType: gui/<uid> is the Aqua session, user/<uid> the Background one; our agents load in either',
+  withTimeout(30_000, () =>
+    withHome(async (home, root) => {
+      mkdirSync(join(root, 'logs'));
+      const spec = scriptJob(root, 'test.sessions', 'exec sleep 600');
+      // launchd's default is Aqua: such a plist cannot load in user/<uid>.
+      const bare = writeAgent(home, spec);
+      const agent = renderAgent(spec, parseTemplate(readTemplate(spec.kind)));
+      delete agent.LimitLoadToSessionType;
+      writeFileSync(bare, buildPlistText(agent), { mode: 0o644 });
+      assert.not.ok('LimitLoadToSessionType' in readPlist(bare));
+      let r = await launchctl(home, ['bootstrap', `user/${UID}`, bare]);
+      assert.is(r.code, 134, r.stderr);
+      assert.match(r.stderr, /Service cannot load in requested session .*not Background as user\/\d+ needs/);
+      // What install renders: both sessions.
+      const path = writeAgent(home, spec);
+      assert.equal(readPlist(path).LimitLoadToSessionType, ['Aqua', 'Background']);
+      r = await launchctl(home, ['bootstrap', `user/${UID}`, path]);
+      assert.is(r.code, 0, r.stderr);
+      await waitFor(() => readRunState(home, 'test.sessions')?.state === 'running', 10_000, 'the job to run');
+      const printed = await launchctl(home, ['print', `user/${UID}/test.sessions`]);
+      assert.is(printed.code, 0);
+      assert.match(printed.stdout, `\tdomain = user/${UID}\n`);
+      assert.is((await launchctl(home, ['print', `gui/${UID}/test.sessions`])).code, 113, 'not in gui/<uid>');
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 5, 'one domain at a time');
+      assert.is((await launchctl(home, ['bootout', `user/${UID}/test.sessions`])).code, 0);
+      await waitFor(
+        async () => (await launchctl(home, ['print', `user/${UID}/test.sessions`])).code === 113,
+        30_000,
+        'the bootout',
+      );
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0, 'and in gui/<uid>');
+      assert.is((await launchctl(home, ['print', `gui/${UID}`])).code, 0, 'the domain itself exists');
+    }),
+  ),
+);
+
+standin(
+  'faults: 5, 37, 113 and 125 answer as launchctl does, once or for every gui/ call, and change nothing else',
+  withTimeout(30_000, () =>
+    withHome(async (home, root) => {
+      mkdirSync(join(root, 'logs'));
+      const path = writeAgent(home, scriptJob(root, 'test.faults', 'exec sleep 600'));
+      setFaults(home, [
+        { command: 'bootstrap', code: 37, times: 1 },
+        { command: 'bootstrap', code: 5, times: 1 },
+      ]);
+      let r = await launchctl(home, ['bootstrap', `gui/${UID}`, path]);
+      assert.equal([r.code, r.stderr], [37, 'Bootstrap failed: 37: Operation already in progress\n']);
+      r = await launchctl(home, ['bootstrap', `gui/${UID}`, path]);
+      assert.equal([r.code, r.stderr], [5, 'Bootstrap failed: 5: Input/output error\n']);
+      assert.is((await launchctl(home, ['print', `gui/${UID}/test.faults`])).code, 113, 'nothing was loaded');
+      assert.equal(readFaults(home), [], 'each used once');
+      assert.is((await launchctl(home, ['bootstrap', `gui/${UID}`, path])).code, 0, 'then the real answer');
+      await waitFor(() => readRunState(home, 'test.faults')?.state === 'running', 10_000, 'the job to run');
+      const pid = readRunState(home, 'test.faults')?.pid ?? null;
+      // An injected 113 is true: the job is booted out first.
+      setFaults(home, [{ command: 'kickstart', code: 113, times: 1 }]);
+      r = await launchctl(home, ['kickstart', '-k', `gui/${UID}/test.faults`]);
+      assert.equal([r.code, r.stderr], [113, `Could not find service "test.faults" in domain for user gui: ${UID}\n`]);
+      assert.is((await launchctl(home, ['print', `gui/${UID}/test.faults`])).code, 113);
+      assert.ok(pid !== null && !isGroupAlive(pid), 'its process ended with it');
+      // gui/<uid> refused for every call (SSH, a headless Mac); user/<uid> still works.
+      setFaults(home, [{ domain: 'gui', code: 125 }]);
+      for (const args of [
+        ['bootstrap', `gui/${UID}`, path],
+        ['print', `gui/${UID}`],
+        ['print', `gui/${UID}/test.faults`],
+        ['enable', `gui/${UID}/test.faults`],
+      ]) {
+        r = await launchctl(home, args);
+        assert.is(r.code, 125, args.join(' '));
+        assert.match(r.stderr, /Domain does not support specified action/);
+      }
+      assert.is((await launchctl(home, ['bootstrap', `user/${UID}`, path])).code, 0);
+      assert.equal(readFaults(home), [{ domain: 'gui', code: 125 }], 'a fault without times stays');
+      const calls = readCalls(home);
+      assert.is(calls.filter((c) => c.injected).length, 7, 'injected answers are marked in calls.jsonl');
+      assert.is(calls[calls.length - 1].injected, undefined);
     }),
   ),
 );

@@ -188,20 +188,16 @@ loop(
       for (const key of ['StandardOutPath', 'StandardErrorPath'] as const) {
         assert.is(p[key], join(f.siteDir(), 'logs', `launchd-${kind}.log`));
       }
-      // Resident, both: started at load, kept alive, restarts throttled; never on a timer.
+      // Resident, both (DESIGN §4): started at load, kept alive whatever ended them, restarts
+      // throttled, never on a timer; loadable in gui/<uid> (Aqua) and user/<uid> (Background).
       assert.is(p.RunAtLoad, true);
+      assert.is(p.KeepAlive, true, `${kind}: KeepAlive true`);
       assert.not.ok('StartInterval' in p, `${kind}: no StartInterval, the agent keeps its own interval`);
-      assert.is(p.ThrottleInterval ?? 10, 10, `${kind}: restarts at most every 10 s`);
+      assert.is(p.ThrottleInterval, 10, `${kind}: restarts at most every 10 s`);
+      assert.equal(p.LimitLoadToSessionType, ['Aqua', 'Background'], `${kind}: LimitLoadToSessionType`);
       if (kind === 'sync') {
-        assert.is(p.KeepAlive, true);
         assert.is(p.ProcessType, 'Background');
       } else {
-        // Started again after a crash at least. DESIGN §4 says KeepAlive true; the server
-        // template still says {SuccessfulExit: false} (a clean exit stays stopped).
-        assert.ok(
-          p.KeepAlive === true || JSON.stringify(p.KeepAlive) === JSON.stringify({ SuccessfulExit: false }),
-          `server KeepAlive: ${JSON.stringify(p.KeepAlive)}`,
-        );
         assert.is(p.ProcessType, 'Interactive');
         assert.ok((p.ExitTimeOut as number) >= 10, 'time for the dev servers to stop and free the port');
       }
@@ -349,6 +345,20 @@ loop(
       30_000,
       `the new agent to end dev server ${dev}, which the killed one left behind`,
     );
+    await waitFor(async () => (await f.get('/')).status === 200, 30_000, 'the restarted server agent to answer');
+    assert.match((await f.get('/')).body, 'site says: third commit, synced by the agent');
+  }),
+);
+
+loop(
+  'a server agent that exits cleanly (SIGTERM, exit 0) is started again too: KeepAlive true, never a dead port',
+  withTimeout(60_000, async () => {
+    const f = need();
+    const pid = pidOf('server');
+    assert.ok(pid !== null);
+    process.kill(pid, 'SIGTERM');
+    await waitFor(() => readRunState(f.home, LABEL.server)?.lastExit === 0, 30_000, 'the agent to exit 0');
+    await waitFor(() => pidOf('server') !== null && pidOf('server') !== pid, 30_000, 'launchd to start it again');
     await waitFor(async () => (await f.get('/')).status === 200, 30_000, 'the restarted server agent to answer');
     assert.match((await f.get('/')).body, 'site says: third commit, synced by the agent');
   }),
