@@ -13,6 +13,8 @@ import { readDepsStamp } from '../runtime/deps.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
 import { describeError } from '../errors.js';
 import { readTextOrNull } from '../os/fs.js';
+import { getLiveHolder } from '../os/lock.js';
+import { readLastLineOf } from '../os/log.js';
 import type { NodeInstall } from '../runtime/choose.js';
 import { getJobSpecs, loadBackend, type JobSpec, type ServiceBackend, type ServiceStatus } from '../service/index.js';
 
@@ -74,6 +76,24 @@ export interface SlotInfo {
   branchRef: string | null;
 }
 
+/** Another process's sync in flight: the live holder of sync.lock, and where it is. */
+export interface RunningSync {
+  pid: number;
+  /** Its last line in sync.log ("deps: npm ci under Node 22.3.0 (…)"); null before its first. */
+  step: string | null;
+}
+
+/** "a sync is running (pid 4242, at deps: npm ci under Node 22.3.0 (…))" */
+export function describeRunningSync(s: RunningSync): string {
+  return `a sync is running (pid ${s.pid}${s.step ? `, at ${s.step}` : ''})`;
+}
+
+/** What a check that waits for the running sync tells the reader to do. */
+export function waitForSync(name: string): { fix: string; command: string } {
+  const command = `localhost-ops logs -f --name ${name}`;
+  return { fix: `Wait for it to finish, then run doctor again; ${command} shows its steps.`, command };
+}
+
 export interface ServiceFacts {
   status: ServiceStatus;
   /** What install would write now. */
@@ -99,6 +119,18 @@ export class DoctorContext {
   }
 
   readonly record = lazy((): SyncRecord | null => readSyncRecord(this.paths.lastSync));
+
+  /**
+   * A sync running now in another process (sync.lock's holder, alive and not a reused pid),
+   * and its step: the checks then judge only what it does not touch, the live slot. null
+   * when none runs, or when this doctor runs inside the sync itself (install's verdict, the
+   * diagnosis a sync writes), which judges everything as usual.
+   */
+  readonly runningSync = lazy(async (): Promise<RunningSync | null> => {
+    const pid = await getLiveHolder(this.paths.lock);
+    if (pid === null || pid === process.pid) return null;
+    return { pid, step: readLastLineOf(this.paths.syncLog, pid) };
+  });
 
   /** The folder exists and is a registered worktree of the canonical repo. */
   readonly mirrorPresent = lazy(

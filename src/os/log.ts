@@ -1,5 +1,16 @@
 /** Timestamped log lines and size-bounded logs (5 MB, 3 kept). */
-import { appendFileSync, copyFileSync, renameSync, statSync, truncateSync, existsSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  copyFileSync,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  existsSync,
+} from 'node:fs';
 import { ensureDir } from './fs.js';
 import { dirname } from 'node:path';
 
@@ -30,6 +41,34 @@ export function rotateIfLarge(file: string, limit = ROTATE_BYTES, keep = ROTATE_
   copyFileSync(file, `${file}.1`);
   truncateSync(file, 0);
   return true;
+}
+
+/**
+ * What a process last wrote to a log of `[pid] step: …` lines (its last 64 KB), without the
+ * time and the tag: the step a running sync is at. null when it wrote nothing there.
+ */
+export function readLastLineOf(file: string, pid: number, max = 160): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(length);
+    readSync(fd, buf, 0, length, size - length);
+    const mark = `[${pid}] `;
+    const lines = buf.toString('utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const at = lines[i].indexOf(mark);
+      if (at >= 0) return lines[i].slice(at + mark.length).slice(0, max);
+    }
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Local time as "2026-03-16 20:29:43". */

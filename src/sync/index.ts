@@ -1,9 +1,9 @@
 /** `sync`: one realignment now. Thin: the work is in execute.ts. */
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import type { Site } from '../site/config.js';
 import { resolveSite, verifyInstalled } from '../site/store.js';
 import { readSyncRecord, short, getExitCodeFor } from '../site/last-sync.js';
 import { readTextOrNull } from '../os/fs.js';
+import { readLastLineOf } from '../os/log.js';
 import { formatUrl } from '../os/http.js';
 import { performSync } from './execute.js';
 import { UserError } from '../errors.js';
@@ -36,31 +36,6 @@ export function verifyNotPaused(site: Site): Site {
   return site;
 }
 
-/** The last `[pid] step: …` line the lock's holder wrote to sync.log: which step it is at. */
-function getHolderStep(site: Site, pid: number): string | null {
-  let fd: number;
-  try {
-    fd = openSync(site.paths.syncLog, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const mark = `[${pid}] `;
-    const lines = buf.toString('utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const at = lines[i].indexOf(mark);
-      if (at >= 0) return lines[i].slice(at + mark.length).slice(0, 160);
-    }
-    return null;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Says (once after `afterMs`, then whenever the step changes) that another sync holds the
  * lock, and which step it is at, until stopped. The sync itself waits in acquireLock.
@@ -71,7 +46,7 @@ export function noteWhileWaiting(site: Site, write: (line: string) => void, afte
   const tick = () => {
     const holder = Number((readTextOrNull(site.paths.lock) ?? '').split('\n')[0]);
     if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid) return;
-    const step = getHolderStep(site, holder);
+    const step = readLastLineOf(site.paths.syncLog, holder);
     const line = `waiting for another sync (pid ${holder})${step ? `, at ${step}` : ''}`;
     if (line !== last) write(line);
     last = line;

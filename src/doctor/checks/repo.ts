@@ -8,6 +8,7 @@ import { SLOTS, getOtherSlot, type Slot } from '../../site/paths.js';
 import { short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
+import { describeRunningSync, waitForSync } from '../context.js';
 
 export const canonical: Check = {
   id: 'canonical',
@@ -76,7 +77,7 @@ export const slots: Check = {
         installCommand(ctx.config),
       );
     }
-    const [info, agent] = await Promise.all([ctx.slots(), ctx.agent()]);
+    const [info, agent, running] = await Promise.all([ctx.slots(), ctx.agent(), ctx.runningSync()]);
     const linkPath = ctx.paths.worktree;
     const link = readLink(linkPath, ctx.paths.slots);
     const evidence = SLOTS.map(
@@ -86,8 +87,12 @@ export const slots: Check = {
     evidence.push(
       `localhost-worktree → ${link.kind === 'slot' ? link.slot : link.kind === 'elsewhere' ? link.target : `(${link.kind})`}`,
       `agent: ${agent ? `live ${agent.live ?? 'none'}` : 'not answering'}`,
+      ...(running ? [`sync.lock: ${describeRunningSync(running)}`] : []),
     );
-    const missing = SLOTS.filter((s) => !info[s].present);
+    const live = agent?.live ?? (link.kind === 'slot' ? link.slot : null);
+    // While a sync runs it creates and prepares the standby: only the live slot is judged (DESIGN §6).
+    const judged: Slot[] = running ? (live ? [live] : []) : [...SLOTS];
+    const missing = judged.filter((s) => !info[s].present);
     if (missing.length) {
       return fail(
         `slot ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing or not a worktree of ${repo}`,
@@ -104,7 +109,12 @@ export const slots: Check = {
         { evidence },
       );
     }
-    const live = agent?.live ?? (link.kind === 'slot' ? link.slot : null);
+    if (!live && running) {
+      const wait = waitForSync(ctx.site.name);
+      return warn(`no slot is live yet: ${describeRunningSync(running)}, preparing the first`, wait.fix, wait.command, {
+        evidence,
+      });
+    }
     if (!live) {
       return fail(
         'no slot is live yet: no commit of main has passed the health gate',
@@ -131,7 +141,7 @@ export const slots: Check = {
         { evidence },
       );
     }
-    for (const s of SLOTS) {
+    for (const s of judged) {
       const age = await git.getStaleIndexLockAge(info[s].dir);
       if (age !== null) {
         return warn(
@@ -143,7 +153,7 @@ export const slots: Check = {
       }
     }
     // Slots are detached: one that holds a branch keeps git from checking it out in the clone.
-    const attached = SLOTS.find((s) => info[s].branchRef !== null);
+    const attached = judged.find((s) => info[s].branchRef !== null);
     if (attached) {
       const branch = info[attached].branchRef!.replace(/^refs\/heads\//, '');
       const command = `git -C ${info[attached].dir} checkout --detach`;
@@ -159,8 +169,9 @@ export const slots: Check = {
     const [liveSize, standbySize] = await Promise.all([getDiskUsage(info[live].dir), getDiskUsage(info[standby].dir)]);
     const idle =
       phase === 'stopped' || phase === 'failed' ? 'idle' : phase === 'starting' ? 'being prepared by a sync' : phase;
+    const standbyState = info[standby].present ? `${idle} (${standbySize})` : 'being created';
     return ok(
-      `slot ${live} live at ${short(info[live].head)} (${liveSize}); slot ${standby} standby, ${idle} (${standbySize})`,
+      `slot ${live} live at ${short(info[live].head)} (${liveSize}); slot ${standby} standby, ${standbyState}${running ? `; ${describeRunningSync(running)}` : ''}`,
       { evidence },
     );
   },
@@ -193,6 +204,10 @@ export const worktreeClean: Check = {
   title: 'Mirror has no local edits',
   dependsOn: ['slots'],
   async run(ctx) {
+    const running = await ctx.runningSync();
+    if (running && !ctx.mirrorPresent()) {
+      return skip(`skipped: no slot is live yet; ${describeRunningSync(running)}, preparing the first`);
+    }
     const dirty = await git.getDirtyPaths(ctx.paths.worktree);
     if (dirty.length === 0) return ok('no local edits or stray files');
     const sync = syncCommand(ctx.config);
@@ -240,6 +255,13 @@ export const aligned: Check = {
     }
     const main = remoteHead.sha;
     if (head === main) return ok(`the mirror serves ${remote}/${branch} ${short(main)}`, { evidence });
+    const running = await ctx.runningSync();
+    // The running sync is what brings main in: not a finding while it works.
+    if (running) {
+      return ok(`the mirror serves ${short(head)} while main is ${short(main)}: ${describeRunningSync(running)}`, {
+        evidence,
+      });
+    }
     const served = rec && rec.sha === head;
     // A main the last sync saw and could not deploy: the mirror is right to hold back.
     if (served && rec.targetSha === main && rec.status === 'rolled-back') {

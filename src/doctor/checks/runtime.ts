@@ -14,8 +14,8 @@ import { getLockHashOf, getMajor, hasPackageJson, readDepsStamp, readLockfile } 
 import { describeError, OpsError, UserError } from '../../errors.js';
 import { short } from '../../site/last-sync.js';
 import { syncCommand } from '../../site/fix-commands.js';
-import { fail, ok, type Check, type CheckResult } from '../types.js';
-import type { DoctorContext } from '../context.js';
+import { fail, ok, skip, type Check, type CheckResult } from '../types.js';
+import { describeRunningSync, type DoctorContext } from '../context.js';
 
 function describeNode(n: NodeInstall): string {
   return `Node ${n.version} (${n.bin})`;
@@ -87,6 +87,10 @@ export const dependencies: Check = {
   async run(ctx) {
     const dir = ctx.paths.worktree;
     const sync = syncCommand(ctx.config);
+    const running = await ctx.runningSync();
+    if (running && !ctx.mirrorPresent()) {
+      return skip(`skipped: no slot is live yet; ${describeRunningSync(running)}, preparing the first`);
+    }
     if (!hasPackageJson(dir)) return ok('no package.json: nothing to install');
     const rerun = `Run ${sync}: it runs npm ci under the pinned Node.`;
     if (!existsSync(join(dir, 'node_modules'))) return fail('node_modules is missing in the mirror', rerun, sync);

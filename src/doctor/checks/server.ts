@@ -8,6 +8,7 @@ import type { JobKind } from '../../service/jobs.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { diffDefinitions } from '../installed.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
+import { describeRunningSync, waitForSync } from '../context.js';
 
 /** doctor's HTTP probe waits at most this long (DESIGN §3 limits). */
 export const HTTP_TIMEOUT_MS = 5000;
@@ -177,15 +178,28 @@ export const serverProcess: Check = {
   title: 'The live dev server runs from the live slot',
   dependsOn: ['server-port', 'slots'],
   async run(ctx) {
-    const agent = await ctx.agent();
+    const [agent, running] = await Promise.all([ctx.agent(), ctx.runningSync()]);
     const sync = syncCommand(ctx.config);
     const logs = `localhost-ops logs --name ${ctx.site.name} --server`;
+    const wait = waitForSync(ctx.site.name);
+    if (!agent?.live && running) {
+      return warn(`no slot is live yet: ${describeRunningSync(running)}, preparing the first`, wait.fix, wait.command);
+    }
     if (!agent?.live) return fail('no slot is live', `Run ${sync}, and read its message.`, sync);
     const s = agent.slots[agent.live];
     const evidence = [
       `slot ${s.slot}: ${s.phase}, sha ${s.sha ?? '?'}, pid ${s.pid ?? '-'}, inner port ${s.port ?? '-'}, restarts ${s.restarts}`,
       `command: ${s.command ?? '?'}${s.framework ? ` (${s.framework})` : ''}`,
     ];
+    if (s.phase === 'starting' && running) {
+      // The sync restarts the live server in place (it sat on main but was not healthy).
+      return warn(
+        `the live dev server (slot ${s.slot}) is being restarted: ${describeRunningSync(running)}`,
+        wait.fix,
+        wait.command,
+        { evidence },
+      );
+    }
     if (s.phase !== 'healthy' || s.pid === null || s.port === null) {
       return fail(
         `the live dev server (slot ${s.slot}) is ${s.phase}${s.lastError ? `: ${s.lastError}` : ''}${s.restarts ? `; restarted ${s.restarts} times` : ''}`,
@@ -195,7 +209,7 @@ export const serverProcess: Check = {
       );
     }
     const cwd = await getProcessCwd(s.pid);
-    const own = await getTreeListeners(s.pid);
+    const own = (await getTreeListeners(s.pid)) ?? [];
     evidence.push(
       `cwd ${cwd ?? '?'}`,
       `listens on ${own.map((l) => `${l.address}:${l.port}`).join(', ') || '(unknown)'}`,
@@ -257,6 +271,12 @@ export const http: Check = {
   dependsOn: ['server-process'],
   async run(ctx) {
     const { host, port, healthPath } = ctx.config;
+    const [agent, running] = await Promise.all([ctx.agent(), ctx.runningSync()]);
+    const live = agent?.live ? agent.slots[agent.live] : null;
+    if (running && (!live || live.phase === 'starting')) {
+      // Nothing serves until the running sync has a live server: not a finding yet.
+      return skip(`skipped: ${describeRunningSync(running)}, and no live server answers until it is done`);
+    }
     const url = formatUrl(host, port, healthPath);
     const started = Date.now();
     const probe = await probeHttp(host, port, healthPath, HTTP_TIMEOUT_MS);

@@ -7,6 +7,7 @@ import { readTailLines } from './logs.js';
 import { parseLocalTime, short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, warn, type Check } from '../types.js';
+import { describeRunningSync } from '../context.js';
 import type { DoctorContext } from '../context.js';
 
 /** "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
@@ -26,6 +27,10 @@ export const lastSync: Check = {
     const file = ctx.paths.lastSync;
     const sync = syncCommand(ctx.config);
     const rec = ctx.record();
+    // A sync running now is said, and is the sync job syncing: its own outcome is not judged yet.
+    const running = await ctx.runningSync();
+    const now = running ? describeRunningSync(running) : null;
+    if (!rec && now) return ok(`no sync has recorded its outcome yet; ${now}`);
     if (!rec) {
       const summary = existsSync(ctx.paths.lastSync)
         ? `${file} cannot be read`
@@ -38,9 +43,11 @@ export const lastSync: Check = {
     const detail = `${rec.status} at ${rec.at}: ${rec.message}`;
     const evidence = [
       `${file}: status ${rec.status}, sha ${rec.sha}, target ${rec.targetSha || '(none)'}, good ${rec.goodSha || '(none)'}, failed ${rec.failedSha || '(none)'}, ${rec.durationMs} ms`,
+      ...(now ? [`sync.lock: ${now}`] : []),
     ];
+    const also = now ? `; now ${now}` : '';
     if (rec.status === 'error') {
-      return fail(`the last sync failed (${when})`, `Fix the cause it names (above), then run ${sync}.`, sync, {
+      return fail(`the last sync failed (${when})${also}`, `Fix the cause it names (above), then run ${sync}.`, sync, {
         detail,
         evidence,
       });
@@ -48,7 +55,7 @@ export const lastSync: Check = {
     if (rec.status === 'rolled-back') {
       const force = syncCommand(ctx.config, true);
       return fail(
-        `the last sync rolled back from main ${short(rec.targetSha)} to ${short(rec.sha)} (${when})`,
+        `the last sync rolled back from main ${short(rec.targetSha)} to ${short(rec.sha)} (${when})${also}`,
         `Push a fix to main, or retry it with ${force}.`,
         force,
         { detail, evidence },
@@ -65,7 +72,7 @@ export const lastSync: Check = {
       );
     }
     const limit = 3 * ctx.config.interval * 1000;
-    if (age > limit) {
+    if (age > limit && !now) {
       const install = installCommand(ctx.config);
       return fail(
         `the last sync ran ${when}, more than 3 × the ${ctx.config.interval} s interval: the sync job is not syncing`,
@@ -74,7 +81,7 @@ export const lastSync: Check = {
         { detail, evidence },
       );
     }
-    return ok(`${rec.status} ${when}: ${rec.message}`, { detail, evidence });
+    return ok(`${rec.status} ${when}: ${rec.message}${now ? ` Now ${now}.` : ''}`, { detail, evidence });
   },
 };
 

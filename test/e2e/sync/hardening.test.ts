@@ -499,4 +499,82 @@ e2e(
   { content: 'slow start', timeoutMs: T },
 );
 
+interface DoctorCheck {
+  id: string;
+  status: string;
+  summary: string;
+}
+
+async function doctorChecks(fx: Fixture): Promise<{ code: number; checks: Record<string, DoctorCheck> }> {
+  const r = await fx.cli(['doctor', '--json', '--no-network']);
+  const checks = (JSON.parse(r.stdout).checks as DoctorCheck[]).map((c) => [c.id, c] as const);
+  return { code: r.code, checks: Object.fromEntries(checks) };
+}
+
+e2e(
+  test,
+  '10. doctor during a sync says it runs and at which step, and judges only the live slot',
+  async (fx) => {
+    // The first install's sync: nothing is live yet, and that is not a problem while it works.
+    await fx.push({ 'server.js': SLOW_SERVER, SLOW: '6000' }, 'a server that takes 6 s to listen');
+    const installing = fx.cli(fx.installArgs({ 'health-timeout': '20' }));
+    await waitFor(() => /\] start: slot a through the server agent\n/.test(fx.readLog()), 60_000, 'the first start');
+    const first = await doctorChecks(fx);
+    assert.is(first.code, 0, JSON.stringify(first.checks, null, 2));
+    const step = 'start: slot a through the server agent';
+    const now = new RegExp(`a sync is running \\(pid \\d+, at ${step}\\)`);
+    assert.is(first.checks['last-sync'].status, 'ok');
+    assert.match(
+      first.checks['last-sync'].summary,
+      new RegExp(`^no sync has recorded its outcome yet; ${now.source}$`),
+    );
+    assert.is(first.checks.slots.status, 'warn');
+    assert.match(first.checks.slots.summary, new RegExp(`^no slot is live yet: ${now.source}, preparing the first$`));
+    assert.is(first.checks['server-process'].status, 'warn');
+    assert.is(first.checks.http.status, 'skip');
+    assert.is(first.checks['worktree-clean'].status, 'skip');
+    for (const c of Object.values(first.checks)) assert.is.not(c.status, 'fail', `${c.id}: ${c.summary}`);
+    const installed = await installing;
+    assert.is(installed.code, 0, installed.stdout + installed.stderr);
+    await fx.waitForSyncs(2);
+
+    // A sync preparing the standby beside a healthy live slot: the standby is not judged.
+    const next = await fx.push({ 'content.txt': 'prepared while doctor looked\n' });
+    const before = fx.readLog().length;
+    const syncing = syncJson(fx);
+    await waitFor(
+      () => /\] start: slot b through the server agent\n/.test(fx.readLog().slice(before)),
+      60_000,
+      'the standby start',
+    );
+    const during = await doctorChecks(fx);
+    assert.is(during.code, 0, JSON.stringify(during.checks, null, 2));
+    const stepB = new RegExp(`a sync is running \\(pid \\d+, at start: slot b through the server agent\\)`);
+    assert.is(during.checks['last-sync'].status, 'ok');
+    assert.match(
+      during.checks['last-sync'].summary,
+      new RegExp(`^noop .*: main [0-9a-f]{7} is served; nothing to do\\. Now ${stepB.source}\\.$`),
+    );
+    assert.is(during.checks.slots.status, 'ok');
+    assert.match(
+      during.checks.slots.summary,
+      new RegExp(`^slot a live at [0-9a-f]{7} .*; slot b standby, being prepared by a sync .*; ${stepB.source}$`),
+    );
+    assert.is(during.checks['server-process'].status, 'ok');
+    assert.is(during.checks.http.status, 'ok');
+    for (const c of Object.values(during.checks)) assert.is.not(c.status, 'fail', `${c.id}: ${c.summary}`);
+    const done = await syncing;
+    assert.is(done.code, 0, done.out.message);
+    assert.is(done.out.status, 'updated');
+    assert.is(done.out.sha, next);
+    assert.is((await fx.get()).body, 'site says: prepared while doctor looked\n');
+    assert.is(fx.record()?.sha, next);
+    // Once it is done, doctor judges everything again and says nothing of a sync.
+    const after = await doctorChecks(fx);
+    assert.is(after.code, 0);
+    assert.not.match(after.checks['last-sync'].summary, /a sync is running/);
+  },
+  { content: 'doctor looks', timeoutMs: T },
+);
+
 test.run();
