@@ -1,7 +1,7 @@
 /**
- * `uninstall`: stop and remove both jobs and free the port. --purge also removes the slots
- * (`git worktree remove`), a first release's worktree and branch, and the site's folder.
- * The canonical repo's own work is untouched.
+ * `uninstall`: stop and remove both jobs, end whatever still runs in the slots, and free the
+ * port. --purge also removes the slots (`git worktree remove`), a first release's worktree
+ * and branch, and the site's folder. The canonical repo's own work is untouched.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { readConfigLoosely, readSiteConfig, resolveSiteName, writeSiteConfig } from '../site/store.js';
@@ -9,7 +9,8 @@ import { parseInstallFlags, type ServiceKind, type Site } from '../site/config.j
 import { SLOTS, getSitePaths, tildify, type SitePaths } from '../site/paths.js';
 import { loadBackend } from '../service/index.js';
 import { removeWorktree, deleteBranch, getMirrorHead, isWorktreeOf } from '../os/git.js';
-import { getListeners, isInside } from '../os/listeners.js';
+import { getListeners, getOwnAncestors, getProcessesIn, isInside, type ProcessInfo } from '../os/listeners.js';
+import { isAlive, killQuietly } from '../os/exec.js';
 import { ConfigError, OpsError, UserError } from '../errors.js';
 import { acquireLock } from '../os/lock.js';
 import { pollUntil } from '../os/poll.js';
@@ -42,8 +43,9 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
   } finally {
     lock.release();
   }
+  const ended = await endLeftovers(paths);
   await verifyPortReleased(config.port, paths);
-  const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`];
+  const lines = [`Removed the jobs of "${site.name}"; port ${config.port} is free.`, ...ended];
   if (argv.purge) {
     lines.push(...(await purgeSite(config.repo, paths)));
   } else {
@@ -52,6 +54,27 @@ export async function uninstallCommand(argv: { name?: string; purge?: boolean })
   }
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
+}
+
+/** How long a leftover gets to end on SIGTERM before SIGKILL. */
+const LEFTOVER_GRACE_MS = 5000;
+
+/**
+ * Ends every process still running in the slots once the jobs are gone (DESIGN §3): a
+ * dev server's worker that made a process group of its own outlives the agent's stop of
+ * the server's group, and may hold a port. Never this command or the shell that ran it.
+ * Returns the line that says which it ended (none when nothing was left).
+ */
+async function endLeftovers(paths: SitePaths): Promise<string[]> {
+  const own = getOwnAncestors();
+  const left = (await getProcessesIn(paths.slotsDir)).filter((p) => !own.has(p.pid));
+  if (left.length === 0) return [];
+  for (const p of left) killQuietly(p.pid, 'SIGTERM');
+  const gone = await pollUntil(() => left.every((p) => !isAlive(p.pid)), LEFTOVER_GRACE_MS, 100);
+  if (!gone) for (const p of left) killQuietly(p.pid, 'SIGKILL');
+  const describe = (p: ProcessInfo) => `pid ${p.pid}${p.command ? ` (${p.command.slice(0, 80)})` : ''}`;
+  const n = left.length;
+  return [`Ended ${n} process${n > 1 ? 'es' : ''} left running in the slots: ${left.map(describe).join(', ')}.`];
 }
 
 /** The site's own processes let go of its port, or the jobs' removal did not end them. */
@@ -128,16 +151,17 @@ async function uninstallBroken(name: string, broken: ConfigError, purge: boolean
   } finally {
     lock.release();
   }
+  const ended = await endLeftovers(paths);
   if (loose.port !== null) await verifyPortReleased(loose.port, paths);
   const stopped = `The jobs of "${name}" are stopped and removed (${kinds.join(', ')} backend${kinds.length > 1 ? 's' : ''})`;
   if (purge) {
-    const lines = [`${stopped}; ${broken.message}`];
+    const lines = [`${stopped}; ${broken.message}`, ...ended];
     lines.push(...(await purgeSite(loose.repo, paths)));
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   }
   throw new UserError(
-    `${broken.message} ${stopped}, and the site folder is kept as it is.`,
+    `${broken.message} ${stopped}, and the site folder is kept as it is.${ended.length ? ` ${ended.join(' ')}` : ''}`,
     `Fix or delete ${tildify(broken.file)}, or remove the site with localhost-ops uninstall --name ${name} --purge.`,
   );
 }

@@ -279,6 +279,52 @@ export async function hasGitProcessIn(dir: string): Promise<boolean> {
   return false;
 }
 
+export interface ProcessInfo {
+  pid: number;
+  cwd: string;
+  command: string | null;
+}
+
+/**
+ * Every process whose working folder is `dir` or inside it (Linux: /proc; macOS: lsof's
+ * list of every process's cwd), this one excepted. A folder removed under a process still
+ * counts (Linux shows it with " (deleted)").
+ */
+export async function getProcessesIn(dir: string): Promise<ProcessInfo[]> {
+  const root = realish(dir);
+  const inside = (cwd: string) => {
+    const path = cwd.replace(/ \(deleted\)$/, '');
+    return path === root || path.startsWith(root + sep);
+  };
+  const found: ProcessInfo[] = [];
+  if (isLinux) {
+    for (const pid of pids()) {
+      const cwd = readLink(`/proc/${pid}/cwd`);
+      if (pid !== process.pid && cwd && inside(cwd)) found.push({ pid, cwd, command: linuxCommand(pid) });
+    }
+    return found;
+  }
+  let pid = 0;
+  let command: string | null = null;
+  for (const line of ((await lsof(['-d', 'cwd', '-F', 'pcn'])) ?? '').split('\n')) {
+    if (line[0] === 'p') [pid, command] = [Number(line.slice(1)), null];
+    else if (line[0] === 'c') command = line.slice(1) || null;
+    else if (line[0] === 'n' && pid > 0 && pid !== process.pid && inside(line.slice(1))) {
+      found.push({ pid, cwd: line.slice(1), command });
+    }
+  }
+  return found;
+}
+
+/** This process and the ones above it (the shell that ran it, …): never to be ended by it. */
+export function getOwnAncestors(): Set<number> {
+  const own = new Set([process.pid, process.ppid]);
+  if (!isLinux) return own;
+  const table = readProcTable();
+  for (let pid = process.ppid; pid > 1 && table.has(pid); pid = table.get(pid)!.ppid) own.add(pid);
+  return own;
+}
+
 /** pid → [parent pid, process group] for every process /proc shows. */
 function readProcTable(): Map<number, { ppid: number; pgrp: number }> {
   const table = new Map<number, { ppid: number; pgrp: number }>();
@@ -317,13 +363,17 @@ export interface OwnListener {
   port: number;
 }
 
-/** Where the process tree started as `root` (its own group leader) listens on TCP. */
-export async function getTreeListeners(root: number): Promise<OwnListener[]> {
+/**
+ * Where the process tree started as `root` (its own group leader) listens on TCP; null when
+ * the OS would not say (lsof missing or failing), which is not the same as "nowhere".
+ */
+export async function getTreeListeners(root: number): Promise<OwnListener[] | null> {
   if (!isLinux) {
     const out = await lsof(['-nP', '-a', '-g', String(root), '-iTCP', '-sTCP:LISTEN', '-F', 'tn']);
+    if (out === null) return null;
     const found: OwnListener[] = [];
     let type = '';
-    for (const line of (out ?? '').split('\n')) {
+    for (const line of out.split('\n')) {
       if (line[0] === 't') type = line.slice(1);
       if (line[0] !== 'n') continue;
       const a = lsofAddress(line.slice(1), type);

@@ -577,4 +577,62 @@ e2e(
   { content: 'doctor looks', timeoutMs: T },
 );
 
+/** A dev server that forks a detached worker (a process group of its own) to hold its port. */
+const FORKING_SERVER = `
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const os = require('node:os');
+const args = process.argv.slice(2);
+const arg = (name, fallback) => (args.includes('--' + name) ? args[args.indexOf('--' + name) + 1] : fallback);
+const port = arg('port', process.env.PORT);
+const host = arg('host', '127.0.0.1');
+const worker = spawn(process.execPath, ['worker.js', port, host], { detached: true, stdio: 'ignore' });
+worker.unref();
+fs.writeFileSync(path.join(os.homedir(), 'worker.pid'), String(worker.pid));
+setInterval(() => {}, 1 << 30);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+const WORKER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const [port, host] = process.argv.slice(2);
+http.createServer((req, res) => res.end('site says: ' + fs.readFileSync('content.txt', 'utf8').trim() + '\\n'))
+  .listen(Number(port), host);
+`;
+
+e2e(
+  test,
+  '11. uninstall ends what a dev server left in the slots (a detached worker holding its port) and says which',
+  async (fx) => {
+    const sha = await fx.push({ 'server.js': FORKING_SERVER, 'worker.js': WORKER }, 'a server with a detached worker');
+    await install(fx);
+    assert.is((await fx.get()).body, 'site says: forked\n', 'the worker serves');
+    const worker = Number(readFileSync(join(fx.home, 'worker.pid'), 'utf8'));
+    assert.ok(isAlive(worker));
+    const record = lastSyncText(fx);
+    assert.is(fx.record()?.sha, sha);
+
+    const r = await fx.cli(['uninstall', '--name', 'site']);
+    assert.is(r.code, 0, r.stdout + r.stderr);
+    assert.is(r.stderr, '');
+    const lines = r.stdout.split('\n');
+    assert.is(lines[0], `Removed the jobs of "site"; port ${fx.port} is free.`);
+    assert.match(
+      lines[1],
+      new RegExp(
+        `^Ended 1 process left running in the slots: pid ${worker} \\(${process.execPath.replace(/[.]/g, '\\.')} worker\\.js \\d+ 127\\.0\\.0\\.1\\)\\.$`,
+      ),
+    );
+    assert.is(lines[2], 'Kept ~/ops-local/site; uninstall --purge removes it, install brings the site back.');
+    await waitFor(() => !isAlive(worker), 5000, 'the worker to be gone');
+    assert.equal(findProcessesUnder(join(fx.siteDir(), 'slots')), [], 'nothing runs in the slots');
+    assert.equal(findProcessesUnder(fx.siteDir()), [], 'nor in the site folder');
+    assert.not.ok(await fx.isUp(), 'the port is free');
+    assert.is(lastSyncText(fx), record, 'last-sync.env is as the last sync left it');
+  },
+  { content: 'forked', timeoutMs: T },
+);
+
 test.run();
