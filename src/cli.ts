@@ -29,7 +29,7 @@ const OPTIONS: Record<string, Record<string, OptionDef>> = {
     command: {
       type: 'string',
       describe:
-        'dev server command; {host} and {port} are filled in (default "npm run dev -- --host {host} --port {port}")',
+        "dev server command: auto (default: the dev script with its framework's host and port flags), or one line with {host} and {port}",
     },
     node: {
       type: 'string',

@@ -363,13 +363,17 @@ export interface OwnListener {
   port: number;
 }
 
-/** Where the process tree started as `root` (its own group leader) listens on TCP. */
-export async function getTreeListeners(root: number): Promise<OwnListener[]> {
+/**
+ * Where the process tree started as `root` (its own group leader) listens on TCP; null when
+ * the OS would not say (lsof missing or failing), which is not the same as "nowhere".
+ */
+export async function getTreeListeners(root: number): Promise<OwnListener[] | null> {
   if (!isLinux) {
     const out = await lsof(['-nP', '-a', '-g', String(root), '-iTCP', '-sTCP:LISTEN', '-F', 'tn']);
+    if (out === null) return null;
     const found: OwnListener[] = [];
     let type = '';
-    for (const line of (out ?? '').split('\n')) {
+    for (const line of out.split('\n')) {
       if (line[0] === 't') type = line.slice(1);
       if (line[0] !== 'n') continue;
       const a = lsofAddress(line.slice(1), type);

@@ -17,6 +17,8 @@ import { readLiveLink, writeLiveLink } from '../site/live-link.js';
 import { describeError } from '../errors.js';
 import type { AgentStatus, GateResult } from './protocol.js';
 
+/** How long the live server gets to answer a status probe before it counts as busy. */
+const LIVE_PROBE_MS = 5000;
 /** A switched-away server finishes its requests for at most this long (DESIGN §3 step 11). */
 const DRAIN_MS = 10_000;
 const BACKOFF_MAX_S = 60;
@@ -293,8 +295,11 @@ export class ServerAgent {
   async status(probe = false): Promise<AgentStatus> {
     const live = this.getLive();
     if (!probe || !live) return this.snapshot(null);
-    const r = await probeHttp('127.0.0.1', live.port, this.site.config.healthPath, 3000);
-    return this.snapshot(isHealthyStatus(r.status));
+    const r = await probeHttp('127.0.0.1', live.port, this.site.config.healthPath, LIVE_PROBE_MS);
+    // No answer in time from a server that passed its gate and still runs is a busy server
+    // (Next compiling on 2 cores took 1.5–3.6 s), not a dead one: unknown, not false.
+    const timedOut = r.status === null && (r.error ?? '').startsWith('no answer within');
+    return this.snapshot(timedOut ? null : isHealthyStatus(r.status));
   }
 
   snapshot(liveAnswers: boolean | null): AgentStatus {

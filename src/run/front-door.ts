@@ -87,9 +87,16 @@ export function createFrontDoor(agent: ServerAgent, describe: () => Unavailable)
       (err) => {
         end();
         const bodiless = req.method === 'GET' || req.method === 'HEAD';
-        if (!res.headersSent && bodiless && RETRYABLE.has(err.code ?? '') && Date.now() < deadline) {
+        const retryable = !res.headersSent && bodiless && RETRYABLE.has(err.code ?? '');
+        if (retryable && Date.now() < deadline) {
           // The server died under us; the agent notices its exit within moments. Ask again.
           setTimeout(() => void forward(req, res, deadline, true), 100);
+          return;
+        }
+        if (retryable && agent.live !== live.slot && agent.getLive()) {
+          // Still queued in a switched-away server when its drain ran out (a slow Next compile):
+          // a healthy new server is live, so the visitor gets it, with a fresh wait.
+          void forward(req, res, Date.now() + WAIT_MS, true);
           return;
         }
         if (!res.headersSent) unavailable(req, res);

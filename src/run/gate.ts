@@ -19,8 +19,8 @@ export interface GateLook {
   tail: string[];
   status: number | null;
   probeError: string | null;
-  /** Where the started process and its descendants listen; empty when the OS would not say. */
-  own: { address: string; port: number }[];
+  /** Where the started process and its descendants listen; null when the OS would not say. */
+  own: { address: string; port: number }[] | null;
   /** How long it has answered ≥ 500 / listened only elsewhere (0 on the first such look). */
   erroringMs: number | null;
   elsewhereMs: number | null;
@@ -46,9 +46,16 @@ function formatHostPort(address: string, port: number): string {
  * crash ends with a stack and "Node.js v20…", which say nothing), else the last three.
  */
 export function pickCause(tail: string[]): string {
-  const errors = tail.filter((l) => /^\s*(\w*Error|Error \[\w+\])\b.*:|^\s*\w*Error:/.test(l));
-  if (errors.length) return errors[errors.length - 1].trim();
-  return tail.slice(-3).join(' | ');
+  // Stack frames, Node's version line and lone brackets say nothing about the cause.
+  const said = tail.filter((l) => !/^\s*at\s|^Node\.js v\d|^\s*[{}[\]](,)?\s*$/.test(l));
+  const isError = (l: string) => /^\s*(\w*Error|Error \[\w+\])\b.*:|^\s*\w*Error:/.test(l);
+  for (let i = said.length - 1; i >= 0; i--) {
+    if (!isError(said[i])) continue;
+    const line = said[i].trim();
+    // "Error: Build failed with 1 error:" announces the real message on the next line.
+    return line.endsWith(':') && said[i + 1] ? `${line} ${said[i + 1].trim()}` : line;
+  }
+  return said.slice(-3).join(' | ');
 }
 
 export type GateVerdict =
@@ -65,10 +72,12 @@ export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
     };
   }
   // Listening on the port but on another address (127.0.0.2, or ::1 for "localhost") is elsewhere too.
-  const onPort = look.own.some((l) => l.port === look.port && REACHES_LOOPBACK.has(l.address));
-  const known = look.own.length > 0;
+  const own = look.own ?? [];
+  const onPort = own.some((l) => l.port === look.port && REACHES_LOOPBACK.has(l.address));
+  const known = look.own !== null;
   if (look.status !== null && known && !onPort) {
-    // Someone answers on our port, but not the process we started: never trust it.
+    // Someone answers on our port, but not the process we started (it may not listen yet, or
+    // lost the port to another program between our pick and its bind): never trusted.
     return { kind: 'fail', blame: 'environment', reason: `another program answers on the inner port ${look.port}` };
   }
   if (look.status !== null && look.status < 500) {
@@ -78,8 +87,8 @@ export function judgeGate(look: GateLook, s: GateSettings): GateVerdict {
   if (look.status !== null && (look.erroringMs ?? 0) >= ERROR_GRACE_MS) {
     return { kind: 'fail', blame: 'commit', reason: `${s.healthPath} answered ${look.status}` };
   }
-  if (look.status === null && known && !onPort && (look.elsewhereMs ?? 0) >= ELSEWHERE_GRACE_MS) {
-    const places = look.own.map((l) => formatHostPort(l.address, l.port)).join(', ');
+  if (look.status === null && own.length > 0 && !onPort && (look.elsewhereMs ?? 0) >= ELSEWHERE_GRACE_MS) {
+    const places = own.map((l) => formatHostPort(l.address, l.port)).join(', ');
     return {
       kind: 'fail',
       blame: 'command',

@@ -22,6 +22,7 @@ import { judgeGate } from './gate.js';
 import type { Blame, GateResult, SlotPhase, SlotState } from './protocol.js';
 
 const INNER_HOST = '127.0.0.1';
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 const TAIL_LINES = 40;
 
 export interface SlotEvents {
@@ -62,7 +63,9 @@ export class SlotServer {
     return { slot, phase, sha, port, pid: this.pid, startedAt, restarts, lastError, lastBlame, command, framework };
   }
 
-  private note(line: string): void {
+  private note(raw: string): void {
+    // Some dev servers colour their errors despite NO_COLOR (Next's compile errors do).
+    const line = raw.replace(ANSI, '');
     if (!line.trim()) return; // npm's blank lines say nothing, in the log or on the status page
     this.tail.push(line);
     if (this.tail.length > TAIL_LINES) this.tail.splice(0, this.tail.length - TAIL_LINES);
@@ -76,8 +79,19 @@ export class SlotServer {
     return { ok: false, reason, blame, sha: this.sha, port: this.port };
   }
 
-  /** Starts the slot's server and waits for the gate. `expectSha`: the commit the caller prepared. */
+  /**
+   * Starts the slot's server and waits for the gate. `expectSha`: the commit the caller
+   * prepared. A free port can be taken by another program between our pick and the server's
+   * bind; that start is tried once more on a fresh port before anyone is blamed.
+   */
   async start(expectSha: string | null): Promise<GateResult> {
+    const first = await this.startOnce(expectSha);
+    if (first.ok || !first.reason.startsWith('another program answers on the inner port')) return first;
+    this.note(`[localhost-ops] ${first.reason}; starting again on a fresh port`);
+    return this.startOnce(expectSha);
+  }
+
+  private async startOnce(expectSha: string | null): Promise<GateResult> {
     await this.stop();
     const generation = ++this.generation;
     const { config } = this.site();
@@ -161,7 +175,7 @@ export class SlotServer {
       const now = Date.now();
       erroringSince = probe.status !== null && probe.status >= 500 ? (erroringSince ?? now) : null;
       // Refused while its own tree listens somewhere: judgeGate decides whether that is elsewhere.
-      elsewhereSince = probe.status === null && own.length > 0 ? (elsewhereSince ?? now) : null;
+      elsewhereSince = probe.status === null && (own?.length ?? 0) > 0 ? (elsewhereSince ?? now) : null;
       const verdict = judgeGate(
         {
           port,

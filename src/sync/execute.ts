@@ -13,11 +13,13 @@ import { describeError, describeWithFix, oneLine } from '../errors.js';
 import { readSyncRecord, writeSyncRecord, formatLocalTime, short, type SyncRecord } from '../site/last-sync.js';
 import { readDepsStamp, isMirrorDepsCurrent } from '../runtime/deps.js';
 import { getNodeFor } from '../runtime/pinned-node.js';
-import { restartLive, switchToSlot } from '../run/control-client.js';
+import { switchToSlot } from '../run/control-client.js';
 import { isLiveHealthy } from '../run/protocol.js';
 import { installCommand, syncCommand } from '../site/fix-commands.js';
 import { getSlotFacts, readLinkState, readSlotHead, repairLink, repairSlots, migrateLegacy } from './slots.js';
 import { getSettledStatus } from './server-agent.js';
+import type { Slot } from '../site/paths.js';
+import type { NodeInstall } from '../runtime/choose.js';
 import {
   getCreateAt,
   isKnownBad,
@@ -25,6 +27,7 @@ import {
   planOutcome,
   planRepair,
   planUpdate,
+  pickStandby,
   type Outcome,
   type OutcomeFacts,
 } from './plan.js';
@@ -180,11 +183,25 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
   const healthy = isLiveHealthy(status) && status.liveAnswers !== false;
 
   // 3. A main that failed before is not retried until it moves (or --force).
+  const ctx = {
+    site,
+    log,
+    onChild: (pgid: number | null) => {
+      lock.noteChild(pgid);
+      opts.onChild?.(pgid);
+    },
+  };
   if (isKnownBad(target, rec.failedSha, opts.force)) {
     let healed = false;
-    if (live && !healthy) {
-      log('hold', `main ${short(target)} is known bad; restarting the live server on ${short(liveHead)}`);
-      healed = (await restartLive(site)).ok;
+    if (live && liveHead && liveDir && !healthy) {
+      // Healed through a swap to the same commit, so the page never waits for a restart in place.
+      log('hold', `main ${short(target)} is known bad; restarting the server on ${short(liveHead)} through a swap`);
+      const pkg = readTextOrNull(join(liveDir, 'package.json'));
+      const liveNode = await getNodeFor(config, pkg, readDepsStamp(liveDir)).then(
+        (n) => n.node,
+        () => null,
+      );
+      healed = liveNode !== null && (await swapTo(ctx, pickStandby(live), liveHead, liveNode)).ok;
     }
     apply(
       rec,
@@ -238,23 +255,10 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
       : `prepare slot ${plan.slot}: ${plan.reason}`,
   );
 
-  if (plan.kind === 'restart-live') {
-    const gate = await restartLive(site);
-    log('health', gate.ok ? `ok: ${gate.reason}` : `failed: ${gate.reason}`);
-    if (gate.ok) return outcome({ ok: true, how: 'updated', reason: plan.reason }, target);
-    return outcome({ ok: false, blame: gate.blame ?? 'environment', reason: gate.reason }, '');
-  }
-
-  // 7–10 in the standby slot; 11. switch only once it answers well.
-  const ctx = {
-    site,
-    log,
-    onChild: (pgid: number | null) => {
-      lock.noteChild(pgid);
-      opts.onChild?.(pgid);
-    },
-  };
-  const result = await (await import('./prepare.js')).prepareStandby(ctx, plan.slot, target, node);
+  // 7–10 in the standby slot; 11. switch only once it answers well. An unhealthy live server
+  // on the target is restarted the same way: a fresh server in the standby, then the switch.
+  const slot = plan.kind === 'prepare' ? plan.slot : pickStandby(live);
+  const result = await (await import('./prepare.js')).prepareStandby(ctx, slot, target, node);
   rec.deps = result.depsInstalled ? 'installed' : 'skipped';
   if (!result.ok) {
     // A step ended by our own stop signal (the agent's SIGTERM ends npm ci) says nothing about the commit.
@@ -266,13 +270,27 @@ async function syncSteps(site: Site, opts: SyncOptions, rec: SyncRecord, log: Lo
     }
     return outcome({ ok: false, blame: result.blame ?? 'commit', reason: result.reason }, liveHead ?? '');
   }
-  const switched = await switchToSlot(site, plan.slot);
+  const switched = await switchToSlot(site, slot);
   if (!switched.ok) {
     return outcome({ ok: false, blame: 'environment', reason: `switch: ${switched.reason}` }, liveHead ?? '');
   }
-  log('switch', `slot ${plan.slot} is live`);
+  log('switch', `slot ${slot} is live`);
   if (readLinkState(site).kind === 'legacy') {
-    for (const line of await migrateLegacy(site, plan.slot)) log('migrate', line);
+    for (const line of await migrateLegacy(site, slot)) log('migrate', line);
   }
   outcome({ ok: true, how: 'updated', reason: plan.reason }, target);
+}
+
+/** A fresh server for `sha` in `slot`, then the switch to it: steps 7–11 for a heal. */
+async function swapTo(
+  ctx: { site: Site; log: Log; onChild: (pgid: number | null) => void },
+  slot: Slot,
+  sha: string,
+  node: NodeInstall,
+): Promise<{ ok: boolean; reason: string }> {
+  const result = await (await import('./prepare.js')).prepareStandby(ctx, slot, sha, node);
+  if (!result.ok) return result;
+  const switched = await switchToSlot(ctx.site, slot);
+  if (switched.ok) ctx.log('switch', `slot ${slot} is live`);
+  return switched;
 }

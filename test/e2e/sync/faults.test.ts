@@ -16,6 +16,7 @@ import {
   unlinkSync,
   rmSync,
   realpathSync,
+  cpSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { sh, waitFor, BIN, type Fixture } from '../../helpers/fixture.js';
@@ -263,10 +264,15 @@ e2e(
   'a server that will not come back on the good commit does not mark that commit failed',
   async (fx) => {
     const good = await install(fx);
-    // Break what the served commit needs without moving main: its installed dependency.
-    await fx.killServer();
+    // Break what the served commit needs without moving main: its installed dependency, in
+    // both slots (a heal is a fresh server in the standby, which would otherwise just work).
     const live = realpathSync(fx.worktree);
-    rmSync(join(live, 'node_modules', 'greeting'), { recursive: true, force: true });
+    const standby = standbyDir(fx);
+    // The standby (same commit since install) gets the live slot's tree, stamp included, so
+    // it counts as installed; then the dependency goes from both.
+    cpSync(join(live, 'node_modules'), join(standby, 'node_modules'), { recursive: true });
+    for (const dir of [live, standby]) rmSync(join(dir, 'node_modules', 'greeting'), { recursive: true, force: true });
+    await fx.killServer();
     const r = await syncJson(fx);
     assert.is(r.code, 1);
     assert.is(r.out.status, 'error', r.out.message);
@@ -274,7 +280,7 @@ e2e(
     assert.is(r.out.goodSha, good);
     assert.match(r.out.message, /did not come back/);
     // Once the cause is gone the next sync serves it again, without --force.
-    rmSync(join(live, 'node_modules'), { recursive: true, force: true });
+    for (const dir of [live, standby]) rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
     const ok = await syncJson(fx);
     assert.is(ok.out.status, 'updated', ok.out.message);
     assert.is(ok.out.sha, good);

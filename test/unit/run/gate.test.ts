@@ -58,7 +58,9 @@ test('judgeGate: below 500 from its own process passes; anything else waits or f
     // A wildcard listener answers 127.0.0.1: that is where it was told.
     [{ own: [{ address: '0.0.0.0', port: 4100 }] }, 'pass', /answered 200/],
     // The OS would not say who listens: trust the answer rather than fail every start.
-    [{ own: [] }, 'pass', /answered 200/],
+    [{ own: null }, 'pass', /answered 200/],
+    // Known to listen nowhere yet, while something answers on its port: that is someone else.
+    [{ own: [] }, 'fail environment', /another program answers on the inner port 4100/],
   ];
   for (const [over, want, reason] of rows) {
     const v = judgeGate({ ...base, ...over }, S);
@@ -86,6 +88,21 @@ test("pickCause: Node's Error line rather than the stack and version after it", 
     pickCause(['> node server.js', 'boom: CRASH marker present']),
     '> node server.js | boom: CRASH marker present',
   );
+});
+
+test('pickCause: the message a bundler puts after its Error line; no stack frames in the fallback', () => {
+  const vite = [
+    'Error: Build failed with 1 error:',
+    'vite.config.js:3:0: ERROR: Expected identifier',
+    '    at failureErrorWithLog (x.js:1:1)',
+  ];
+  assert.is(pickCause(vite), 'Error: Build failed with 1 error: vite.config.js:3:0: ERROR: Expected identifier');
+  const astro = [
+    '[config] Unable to load your Astro config',
+    '    at TransformPluginContext._formatLog (x.js:1:1)',
+    '    at y (z.js:2:2)',
+  ];
+  assert.is(pickCause(astro), '[config] Unable to load your Astro config');
 });
 
 test('isSiteProcess: a listener running from the site folder, a deleted copy included', () => {
