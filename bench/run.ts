@@ -6,7 +6,8 @@
  *     the front door, interleaved, a new connection per request.
  *  3. CPU per no-op sync of the resident agents (sync agent + server agent, children
  *     included), against the seed's shell script on the same mirror, as a ratio.
- *  4. the sync agent's RSS after 20 and after 1,000 triggered no-op syncs.
+ *  4. the soak: 1,000 SIGHUP-triggered no-op syncs; both agents' RSS and open fds before and
+ *     after, sync.log's size, leftover temp files and any other file left in the site folder.
  * Speed goals live here, never in a timed test. NODE_EXTRA_CA_CERTS is unset on every side.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
@@ -145,6 +146,13 @@ async function cpu(fx: Fixture, env: NodeJS.ProcessEnv): Promise<void> {
   console.log(`ratio agents/seed:             ${(agents / seed).toFixed(2)} (goal <= 0.20)`);
 }
 
+/** The site folder's files outside the slots (their node_modules is npm's business). */
+function siteFiles(fx: Fixture): string[] {
+  return readdirSync(fx.siteDir(), { recursive: true })
+    .map(String)
+    .filter((f) => !f.startsWith('slots/') && f !== 'slots');
+}
+
 async function memory(fx: Fixture): Promise<void> {
   const sync = pidOf(fx, 'sync');
   const server = pidOf(fx, 'server');
@@ -152,8 +160,10 @@ async function memory(fx: Fixture): Promise<void> {
   await triggerSyncs(fx, 20);
   const at20 = {
     rss: rssKb(sync),
+    serverRss: rssKb(server),
     fds: fds(sync) + fds(server),
     log: statSync(join(fx.siteDir(), 'logs', 'sync.log')).size,
+    files: siteFiles(fx),
   };
   const half = Math.floor(RSS_SYNCS / 2);
   await triggerSyncs(fx, half - 20);
@@ -164,9 +174,17 @@ async function memory(fx: Fixture): Promise<void> {
   console.log(
     `sync agent RSS:                ${mb(at20.rss)} MB after 20 syncs, ${mb(atHalf)} MB after ${half}, ${mb(atN)} MB after ${RSS_SYNCS}: +${mb(atN - at20.rss)} MB (goal < 10)`,
   );
+  console.log(
+    `server agent RSS:              ${mb(at20.serverRss)} MB after 20 syncs, ${mb(rssKb(server))} MB after ${RSS_SYNCS}`,
+  );
   const leftovers = readdirSync(fx.siteDir(), { recursive: true }).filter((f) => String(f).endsWith('.tmp'));
   console.log(
     `agents' open fds:              ${at20.fds} after 20 syncs, ${fds(sync) + fds(server)} after ${RSS_SYNCS}; sync.log ${(statSync(join(fx.siteDir(), 'logs', 'sync.log')).size / 1024).toFixed(0)} KB (was ${(at20.log / 1024).toFixed(0)} KB); leftover temp files: ${leftovers.length}`,
+  );
+  // Anything the syncs left behind besides the log's growth: lock leftovers, rotated logs, state files.
+  const added = siteFiles(fx).filter((f) => !at20.files.includes(f));
+  console.log(
+    `site folder files:             ${at20.files.length} after 20 syncs, ${at20.files.length + added.length} after ${RSS_SYNCS}${added.length ? `; new: ${added.join(', ')}` : ''}`,
   );
 }
 
