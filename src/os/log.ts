@@ -43,32 +43,39 @@ export function rotateIfLarge(file: string, limit = ROTATE_BYTES, keep = ROTATE_
   return true;
 }
 
-/**
- * What a process last wrote to a log of `[pid] step: …` lines (its last 64 KB), without the
- * time and the tag: the step a running sync is at. null when it wrote nothing there.
- */
-export function readLastLineOf(file: string, pid: number, max = 160): string | null {
+/** The last `bytes` of a file as lines, without reading a 5 MB log whole; null when unreadable. */
+export function readTailLines(path: string, bytes = 64 * 1024): string[] | null {
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(path, 'r');
   } catch {
     return null;
   }
   try {
     const size = fstatSync(fd).size;
-    const length = Math.min(size, 64 * 1024);
+    const length = Math.min(size, bytes);
     const buf = Buffer.alloc(length);
     readSync(fd, buf, 0, length, size - length);
-    const mark = `[${pid}] `;
     const lines = buf.toString('utf8').split('\n');
-    for (let i = lines.length - 1; i >= 0; i--) {
-      const at = lines[i].indexOf(mark);
-      if (at >= 0) return lines[i].slice(at + mark.length).slice(0, max);
-    }
-    return null;
+    if (length < size) lines.shift(); // a partial first line
+    return lines.filter((l) => l.trim() !== '');
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * What a process last wrote to a log of `[pid] step: …` lines (its last 64 KB), without the
+ * time and the tag: the step a running sync is at. null when it wrote nothing there.
+ */
+export function readLastLineOf(file: string, pid: number, max = 160): string | null {
+  const lines = readTailLines(file) ?? [];
+  const mark = `[${pid}] `;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const at = lines[i].indexOf(mark);
+    if (at >= 0) return lines[i].slice(at + mark.length).slice(0, max);
+  }
+  return null;
 }
 
 /** Local time as "2026-03-16 20:29:43". */

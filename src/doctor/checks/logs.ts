@@ -2,7 +2,8 @@
  * The last errors in the logs, quoted. Only what happened since things last went right
  * counts: errors before the last good sync or the last server start are history.
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readTailLines } from '../../os/log.js';
 import { join } from 'node:path';
 import { ok, warn, type Check } from '../types.js';
 
@@ -11,27 +12,6 @@ const MAX_LINES = 5;
 const MAX_CHARS = 240;
 /** Lines quoted from before a failed server's exit. */
 const LAST_WORDS = 2;
-
-/** The last `bytes` of a file as lines, without reading a 5 MB log whole. */
-export function readTailLines(path: string, bytes = TAIL_BYTES): string[] | null {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const length = Math.min(size, bytes);
-    const buf = Buffer.alloc(length);
-    readSync(fd, buf, 0, length, size - length);
-    const lines = buf.toString('utf8').split('\n');
-    if (length < size) lines.shift(); // a partial first line
-    return lines.filter((l) => l.trim() !== '');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The sync job repeats the same failure every interval: quote it once, its latest time. */
 function dedupe(lines: string[]): string[] {
@@ -205,10 +185,10 @@ export const logs: Check = {
     // matters only when written after the server log, i.e. by a start that failed.
     const captureIsNew = mtime(files.serverCapture) > mtime(files.server);
     const found = findLogErrors({
-      sync: readTailLines(files.sync),
-      server: readTailLines(files.server),
-      syncCapture: readTailLines(files.syncCapture),
-      serverCapture: captureIsNew ? readTailLines(files.serverCapture) : null,
+      sync: readTailLines(files.sync, TAIL_BYTES),
+      server: readTailLines(files.server, TAIL_BYTES),
+      syncCapture: readTailLines(files.syncCapture, TAIL_BYTES),
+      serverCapture: captureIsNew ? readTailLines(files.serverCapture, TAIL_BYTES) : null,
     });
     const evidence = Object.values(files).map((f) => `read the tail of ${f}`);
     if (found.length === 0) return ok('no errors since the last good sync and the last server start', { evidence });

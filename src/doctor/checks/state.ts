@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { getHome, getToolEntry } from '../../site/paths.js';
 import { findDenial, findProtectedPath, getJobPlatform, resolveReal } from '../../service/privacy.js';
-import { readTailLines } from './logs.js';
+import { readTailLines } from '../../os/log.js';
 import { parseLocalTime, short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, warn, type Check } from '../types.js';
