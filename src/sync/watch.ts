@@ -14,6 +14,9 @@ import { resolveSite, verifyInstalled } from '../site/store.js';
 import { appendLogLine } from '../os/log.js';
 import { readTextOrNull } from '../os/fs.js';
 import { readRefFromFiles } from '../os/git.js';
+import { getLiveHolder } from '../os/lock.js';
+import { pollUntil } from '../os/poll.js';
+import { readSyncRecord } from '../site/last-sync.js';
 import { killQuietly } from '../os/exec.js';
 import { describeError } from '../errors.js';
 import type { SyncRecord } from '../site/last-sync.js';
@@ -41,7 +44,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
   const log = (m: string) => appendLogLine(site.paths.syncLog, `[${process.pid}] agent: ${m}`);
   let wake: (() => void) | null = null;
   // Set by a trigger; cleared at the top of each round.
-  let triggered: boolean;
+  let triggered = false;
   let stopping = false;
   let npmGroup: number | null = null;
   let watchers: FSWatcher[] = [];
@@ -130,6 +133,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
   );
   let errors = 0;
   while (!stopping) {
+    const wokenByRef = triggered && onlyRefMoved;
     triggered = false;
     try {
       // Re-read each time: install may have changed the interval, the branch or the command.
@@ -143,20 +147,26 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
       } else {
         if (pausedNoted) log('resumed: following main again');
         pausedNoted = false;
-        const rec = await performSync(site, {
-          force: false,
-          onStatusChange,
-          onChild: (pgid) => (npmGroup = pgid),
-          isStopping: () => stopping,
-        });
-        lastSeen = rec.targetSha || lastSeen;
-        errors = rec.status === 'error' ? errors + 1 : 0;
-        // Our own fetch moved the ref during this sync: nothing new to follow, no second sync.
-        const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
-        if (triggered && onlyRefMoved && readRefFromFiles(join(site.config.repo, '.git'), ref) === lastSeen) {
-          triggered = false;
+        if (wokenByRef && (await isAlreadyFollowed(site))) {
+          // Another sync (a manual one) fetched, and so woke us, and has served that main since.
+          lastSeen = readSyncRecord(site.paths.lastSync)?.targetSha || lastSeen;
+          log("woken by another sync's fetch, which has followed main since: nothing to do");
+        } else {
+          const rec = await performSync(site, {
+            force: false,
+            onStatusChange,
+            onChild: (pgid) => (npmGroup = pgid),
+            isStopping: () => stopping,
+          });
+          lastSeen = rec.targetSha || lastSeen;
+          errors = rec.status === 'error' ? errors + 1 : 0;
+          // Our own fetch moved the ref during this sync: nothing new to follow, no second sync.
+          const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
+          if (triggered && onlyRefMoved && readRefFromFiles(join(site.config.repo, '.git'), ref) === lastSeen) {
+            triggered = false;
+          }
+          await runAfterSync(site, rec, hooks);
         }
-        await runAfterSync(site, rec, hooks);
       }
     } catch (err) {
       errors++;
@@ -193,4 +203,19 @@ export async function runAfterSync(site: Site, rec: SyncRecord, hooks: SyncHooks
   } catch (err) {
     appendLogLine(site.paths.syncLog, `[${process.pid}] after-sync: failed: ${describeError(err)}`);
   }
+}
+
+/** How long a ref event waits for the sync that caused it to finish, before syncing anyway. */
+const OTHER_SYNC_WAIT_MS = 30_000;
+
+/**
+ * A ref moved while another process's sync held the lock (its fetch moved it): once that
+ * sync is done, has it already followed what the ref names now? Then there is nothing new.
+ */
+async function isAlreadyFollowed(site: Site): Promise<boolean> {
+  await pollUntil(async () => (await getLiveHolder(site.paths.lock)) === null, OTHER_SYNC_WAIT_MS, 100);
+  const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
+  const now = readRefFromFiles(join(site.config.repo, '.git'), ref);
+  const rec = readSyncRecord(site.paths.lastSync);
+  return now !== null && rec !== null && rec.targetSha === now && (rec.status === 'updated' || rec.status === 'noop');
 }
