@@ -266,9 +266,9 @@ export const aligned: Check = {
     // A main the last sync saw and could not deploy: the mirror is right to hold back.
     if (served && rec.targetSha === main && rec.status === 'rolled-back') {
       return warn(
-        `main ${short(main)} failed its health gate; the mirror serves the last good ${short(head)}`,
-        `Push a fix to main, or retry it with ${syncCommand(ctx.config, true)}.`,
-        syncCommand(ctx.config, true),
+        `main ${short(main)} is held back (it failed); the live slot serves the last good ${short(head)}`,
+        `Push a fix to main: the next sync serves it once it passes. Once you believe the cause is fixed without a new commit, ${syncCommand(ctx.config, true)} retries it.`,
+        undefined,
         { evidence, detail: rec.message },
       );
     }

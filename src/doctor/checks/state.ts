@@ -54,10 +54,12 @@ export const lastSync: Check = {
     }
     if (rec.status === 'rolled-back') {
       const force = syncCommand(ctx.config, true);
+      // DESIGN §6: after a held-back main the next step is a fix on main; --force only once
+      // the cause is believed fixed, so it is named but is not the command to paste now.
       return fail(
-        `the last sync rolled back from main ${short(rec.targetSha)} to ${short(rec.sha)} (${when})${also}`,
-        `Push a fix to main, or retry it with ${force}.`,
-        force,
+        `the last sync held main ${short(rec.targetSha)} back; the live slot still serves ${short(rec.sha)} (${when})${also}`,
+        `Push a fix to main: the next sync serves it once it passes. Once you believe the cause is fixed without a new commit, ${force} retries this one.`,
+        undefined,
         { detail, evidence },
       );
     }

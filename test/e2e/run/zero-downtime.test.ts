@@ -115,6 +115,9 @@ e2e(zero, 'a main that crashes at start is held back while the page keeps servin
   // The standby's server is stopped; the live slot still has the good commit.
   const state = serverState(fx);
   assert.is(state.slots[state.live as 'a' | 'b'].sha, good);
+  // doctor's next step after a held-back main is a fix on main, not --force (DESIGN §6).
+  const doctor = JSON.parse((await fx.cli(['doctor', '--json', '--no-network'])).stdout) as { next: string };
+  assert.match(doctor.next, /^Push a fix to main/);
 });
 
 e2e(zero, 'a main that answers 500 is held back while the page keeps serving', async (fx) => {
