@@ -84,7 +84,7 @@ function syncsBy(pid: number | null): string[] {
 }
 
 /**
- * Until the sync agent has nothing in flight: its last line is a finished sync, still so a
+ * Until the sync agent has nothing in flight: its last line is a finished (or skipped) sync, still so a
  * second later (a fetch it or another sync made wakes it after a debounce). Then a test's
  * own git fetch cannot race the agent's on the canonical repo's refs.
  */
@@ -98,7 +98,8 @@ async function agentIdle(): Promise<void> {
   await waitFor(
     async () => {
       const line = last();
-      if (!line.includes('] done: ')) return false;
+      // A finished sync, or a wake-up it skipped because another sync had followed main already.
+      if (!line.includes('] done: ') && !line.includes('followed main since: nothing to do')) return false;
       await new Promise((r) => setTimeout(r, 1000));
       return last() === line;
     },
