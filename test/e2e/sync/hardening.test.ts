@@ -370,6 +370,9 @@ e2e(
   "8. submodules are checked out in the standby slot; one the commit cannot get is the commit's fault",
   async (fx) => {
     const good = await install(fx);
+    // The syncs below are this test's own: the sync agent, woken by their fetches, could
+    // serve the next push first and leave ours a noop.
+    killQuietly(Number(readFileSync(join(fx.siteDir(), 'run', 'sync.pid'), 'utf8')), 'SIGKILL');
     // A submodule repository of its own, reached by file:// as a local mirror would be.
     const subForge = join(fx.root, 'sub.git');
     const subWork = join(fx.root, 'sub-work');
