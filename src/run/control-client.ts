@@ -36,7 +36,3 @@ export function switchToSlot(site: Site, slot: Slot): Promise<{ ok: boolean; rea
 export function stopSlot(site: Site, slot: Slot): Promise<{ ok: boolean; reason: string }> {
   return post(site, `/slots/${slot}/stop`, {}, 30_000);
 }
-
-export function restartLive(site: Site): Promise<GateResult> {
-  return post(site, '/restart', {}, site.config.healthTimeout * 1000 + 30_000);
-}

@@ -117,23 +117,3 @@ export function getDefaultName(repoDir: string): string {
     .replace(/^[^a-z0-9]+/, '')
     .slice(0, 63);
 }
-
-/** macOS external volumes: launchd will not run programs from there. */
-export function isExternalVolume(path: string): boolean {
-  return /^\/Volumes\//.test(path);
-}
-
-/** The first of the site folder, the mirror and the tool that sits on an external volume. */
-export function getExternalVolumePath(
-  paths: SitePaths,
-  tool = getToolEntry(),
-): { what: 'site folder' | 'mirror' | 'tool'; path: string } | null {
-  for (const [what, path] of [
-    ['site folder', paths.dir],
-    ['mirror', paths.worktree],
-    ['tool', tool],
-  ] as const) {
-    if (isExternalVolume(path)) return { what, path };
-  }
-  return null;
-}
