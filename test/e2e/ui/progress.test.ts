@@ -4,10 +4,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { e2e } from '../../helpers/e2e.js';
-import { BIN, waitFor } from '../../helpers/fixture.js';
+import { BIN, sh, waitFor } from '../../helpers/fixture.js';
+import { packageJson } from '../../helpers/site.js';
 import { isAlive, killQuietly } from '../../helpers/proc.js';
 
 const tty = suite('progress in a terminal');
@@ -45,16 +47,33 @@ e2e(tty, 'a terminal of unknown width gets no spinner, and the command still fin
   assert.not.match(t.output(), /\x1b\[(2K|1G|\?25l)/, 'no spinner escape codes');
 });
 
-e2e(tty, 'SIGTERM during the spinner ends the command at once, with 143', async (fx) => {
-  // A slow npm ci keeps install spinning long enough to be signalled.
+e2e(tty, 'SIGTERM during the spinner ends the command at once, with 143, and its npm ci with it', async (fx) => {
+  // The tiny site installs in about a second, too short a window to signal it in reliably
+  // (CI once missed it): a postinstall that waits keeps install spinning inside npm ci.
+  const waiter = join(fx.root, 'npm-ci-waiting');
+  await fx.push({
+    'package.json': packageJson({
+      scripts: {
+        dev: 'node server.js',
+        postinstall: `node -e "require('fs').writeFileSync(process.argv[1], String(process.pid)); setTimeout(() => {}, 120000)" ${q(waiter)}`,
+      },
+    }),
+  });
+  await sh(fx.canonical, 'git', ['pull', '-q']);
   const args = fx.installArgs().map(q).join(' ');
   const t = inTerminal(fx, `stty cols 100; ${q(process.execPath)} ${q(BIN)} ${args}; echo "exit=$?"`);
   let pid: number | null = null;
-  await waitFor(() => (pid = findCli('install')) !== null && /\x1b\[/.test(t.output()), 20_000, 'install to spin');
+  await waitFor(
+    () => (pid = findCli('install')) !== null && /\x1b\[/.test(t.output()) && existsSync(waiter),
+    60_000,
+    'install to spin inside npm ci',
+  );
+  const npmChild = Number(readFileSync(waiter, 'utf8'));
   killQuietly(pid as unknown as number, 'SIGTERM');
   await waitFor(() => !isAlive(pid as unknown as number), 5000, 'install to end');
   await t.done;
   assert.match(t.output(), /exit=143/);
+  await waitFor(() => !isAlive(npmChild), 5000, "npm ci's postinstall to end with install");
 });
 
 tty.run();
