@@ -63,11 +63,14 @@ e2e(tty, 'SIGTERM during the spinner ends the command at once, with 143, and its
   const args = fx.installArgs().map(q).join(' ');
   const t = inTerminal(fx, `stty cols 100; ${q(process.execPath)} ${q(BIN)} ${args}; echo "exit=$?"`);
   let pid: number | null = null;
+  // On a miss, say what the terminal showed: the waiting alone does not tell why.
   await waitFor(
     () => (pid = findCli('install')) !== null && /\x1b\[/.test(t.output()) && existsSync(waiter),
     60_000,
     'install to spin inside npm ci',
-  );
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; the terminal showed:\n${t.output().slice(-2000)}`);
+  });
   const npmChild = Number(readFileSync(waiter, 'utf8'));
   killQuietly(pid as unknown as number, 'SIGTERM');
   await waitFor(() => !isAlive(pid as unknown as number), 5000, 'install to end');
