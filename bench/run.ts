@@ -35,8 +35,9 @@ function cpuMs(pid: number | 'self'): number {
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) * TICK_MS;
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** VmRSS, or one of its parts (RssAnon: the heap and malloc; RssFile: Node's own binary, read in as it runs). */
+function rssKb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
 }
 
@@ -160,6 +161,8 @@ async function memory(fx: Fixture): Promise<void> {
   await triggerSyncs(fx, 20);
   const at20 = {
     rss: rssKb(sync),
+    anon: rssKb(sync, 'RssAnon'),
+    file: rssKb(sync, 'RssFile'),
     serverRss: rssKb(server),
     fds: fds(sync) + fds(server),
     log: statSync(join(fx.siteDir(), 'logs', 'sync.log')).size,
@@ -173,6 +176,9 @@ async function memory(fx: Fixture): Promise<void> {
   const mb = (kb: number) => (kb / 1024).toFixed(1);
   console.log(
     `sync agent RSS:                ${mb(at20.rss)} MB after 20 syncs, ${mb(atHalf)} MB after ${half}, ${mb(atN)} MB after ${RSS_SYNCS}: +${mb(atN - at20.rss)} MB (goal < 10)`,
+  );
+  console.log(
+    `  of which:                    anonymous (heap, malloc) +${mb(rssKb(sync, 'RssAnon') - at20.anon)} MB, file-backed (Node's binary) +${mb(rssKb(sync, 'RssFile') - at20.file)} MB`,
   );
   console.log(
     `server agent RSS:              ${mb(at20.serverRss)} MB after 20 syncs, ${mb(rssKb(server))} MB after ${RSS_SYNCS}`,

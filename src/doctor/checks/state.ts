@@ -3,6 +3,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { getHome, getToolEntry } from '../../site/paths.js';
 import { findDenial, findProtectedPath, getJobPlatform, resolveReal } from '../../service/privacy.js';
+import { getEntryArgument } from '../../service/jobs.js';
 import { readTailLines } from '../../os/log.js';
 import { parseLocalTime, short } from '../../site/last-sync.js';
 import { installCommand, syncCommand } from '../../site/fix-commands.js';
@@ -232,7 +233,7 @@ export const paths: Check = {
     const facts = await ctx.service();
     const installedTools = facts.ok
       ? [facts.value.installed.sync, facts.value.installed.server]
-          .map((j) => j.programArguments?.[1])
+          .map((j) => (j.programArguments ? getEntryArgument(j.programArguments) : null))
           .filter((p): p is string => !!p)
       : [];
     // The canonical repo may live in a protected folder; the jobs then read it only if their Node may.

@@ -172,13 +172,12 @@ loop(
       const args = p.ProgramArguments as string[];
       assert.equal(args, [
         process.execPath,
-        BIN,
-        ...(kind === 'sync' ? ['sync', '--watch'] : ['run']),
+        ...(kind === 'sync' ? ['--max-semi-space-size=1', BIN, 'sync', '--watch'] : [BIN, 'run']),
         '--name',
         'site',
       ]);
       assert.ok(
-        isAbsolute(args[0]) && isAbsolute(args[1]),
+        isAbsolute(args[0]) && isAbsolute(args[kind === 'sync' ? 2 : 1]),
         'an absolute Node and entry, never a bare node, npx or env',
       );
       assert.is(p.WorkingDirectory, f.siteDir());

@@ -4,7 +4,14 @@ import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { getHomebrewOptPath, getJobContext, getJobNode, getJobPath, getJobSpecs } from '../../../src/service/jobs.js';
+import {
+  getEntryArgument,
+  getHomebrewOptPath,
+  getJobContext,
+  getJobNode,
+  getJobPath,
+  getJobSpecs,
+} from '../../../src/service/jobs.js';
 import { parseTemplate, readTemplate, renderAgent, renderAgentText } from '../../../src/service/launchd/plist.js';
 import { describeDomains, getDomains, parsePrint } from '../../../src/service/launchd/index.js';
 import { describeFailure, isNoDomain, type FailureContext } from '../../../src/service/launchd/codes.js';
@@ -26,7 +33,9 @@ render('sync and server agents carry their own keys, in the template order', () 
     assert.not.ok('StartInterval' in agent, 'sync --watch keeps its own interval');
     assert.is(Object.keys(agent)[0], 'Label');
   }
-  assert.equal((s.ProgramArguments as string[]).slice(2), ['sync', '--watch', '--name', 'site']);
+  // The sync agent's Node runs with a small young generation (DESIGN §3.2, its memory).
+  assert.equal((s.ProgramArguments as string[]).slice(1, 2), ['--max-semi-space-size=1']);
+  assert.equal((s.ProgramArguments as string[]).slice(3), ['sync', '--watch', '--name', 'site']);
   assert.is(s.ProcessType, 'Background');
   assert.not.ok('ExitTimeOut' in s);
   assert.equal((v.ProgramArguments as string[]).slice(2), ['run', '--name', 'site']);
@@ -35,7 +44,7 @@ render('sync and server agents carry their own keys, in the template order', () 
   // What macOS names in "Background Items Added" and launchctl list: ours, by label and entry.
   for (const agent of [s, v]) {
     assert.match(agent.Label as string, /^localhost-ops\.site\.(sync|server)$/);
-    assert.match((agent.ProgramArguments as string[])[1], /localhost-ops/);
+    assert.match(getEntryArgument(agent.ProgramArguments as string[]) ?? '', /localhost-ops/);
   }
   // The same spec renders the same bytes: what "unchanged" rests on.
   assert.is(renderAgentText(server), renderAgentText(server));
@@ -54,7 +63,8 @@ render('job specs come from the recorded context, not from whoever runs the sync
   }
   for (const spec of before) {
     assert.is(spec.environment.PATH.split(':')[0], '/opt/node@22/bin', 'the pinned Node comes first');
-    assert.equal(spec.programArguments.slice(0, 2), ['/usr/local/bin/node', '/opt/localhost-ops/bin/localhost-ops.js']);
+    assert.is(spec.programArguments[0], '/usr/local/bin/node');
+    assert.is(getEntryArgument(spec.programArguments), '/opt/localhost-ops/bin/localhost-ops.js');
     assert.not.ok('LOCALHOST_OPS_HOME' in spec.environment);
   }
 });
