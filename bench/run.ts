@@ -154,10 +154,22 @@ function siteFiles(fx: Fixture): string[] {
     .filter((f) => !f.startsWith('slots/') && f !== 'slots');
 }
 
+/**
+ * How long the agent rests before its RSS is read again, as it rests between syncs a minute
+ * apart. For information, not a goal: V8's memory reducer may give back part of the old
+ * generation after ~8 s idle, or not (measured: 84 → 77 MB in one run, nothing in another),
+ * so this reading moves by several MB with no leak either way.
+ */
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 20_000);
+
 async function memory(fx: Fixture): Promise<void> {
   const sync = pidOf(fx, 'sync');
   const server = pidOf(fx, 'server');
   const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    return rssKb(sync);
+  };
   await triggerSyncs(fx, 20);
   const at20 = {
     rss: rssKb(sync),
@@ -168,6 +180,7 @@ async function memory(fx: Fixture): Promise<void> {
     log: statSync(join(fx.siteDir(), 'logs', 'sync.log')).size,
     files: siteFiles(fx),
   };
+  const rested20 = await settle();
   const half = Math.floor(RSS_SYNCS / 2);
   await triggerSyncs(fx, half - 20);
   const atHalf = rssKb(sync);
@@ -179,6 +192,10 @@ async function memory(fx: Fixture): Promise<void> {
   );
   console.log(
     `  of which:                    anonymous (heap, malloc) +${mb(rssKb(sync, 'RssAnon') - at20.anon)} MB, file-backed (Node's binary) +${mb(rssKb(sync, 'RssFile') - at20.file)} MB`,
+  );
+  const restedN = await settle();
+  console.log(
+    `sync agent RSS at rest:        ${mb(rested20)} MB after 20 syncs, ${mb(restedN)} MB after ${RSS_SYNCS}: +${mb(restedN - rested20)} MB (each read ${SETTLE_MS / 1000} s after the last sync)`,
   );
   console.log(
     `server agent RSS:              ${mb(at20.serverRss)} MB after 20 syncs, ${mb(rssKb(server))} MB after ${RSS_SYNCS}`,
