@@ -153,7 +153,8 @@ export function getJobPath(context: JobContext): string {
  * run bench), and none of it was live data (the heap in use stayed at 15 to 22 MB): V8 grew
  * its young generation to two 16 MB semi-spaces, and glibc kept a malloc arena per thread.
  * A sync keeps little alive, so 1 MB semi-spaces cost no CPU the bench can see, and two
- * arenas serve one thread of JavaScript: 73 → 81 MB, +6.8 and +7.9 MB in two runs. The
+ * arenas serve one thread of JavaScript: +2 to +9 MB in six runs, level at 78 to 88 MB
+ * after ~300 syncs (what is left is V8 sizing its old generation to the live set). The
  * server agent keeps Node's defaults: it proxies every request, where a larger young
  * generation pays for itself.
  */
