@@ -16,21 +16,25 @@ export interface PollStats {
   samples: string[];
 }
 
-function getOnce(
+/** One GET of / on a new connection: status null when no whole answer came (refused, reset, cut short, timed out). */
+export function getPage(
   port: number,
-  headers: Record<string, string>,
-): Promise<{ status: number | null; body: string; error?: string }> {
+  headers: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<{ status: number | null; headers: Record<string, unknown>; body: string; error?: string }> {
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/', agent: false, headers, signal: AbortSignal.timeout(15_000) },
+      { host: '127.0.0.1', port, path: '/', agent: false, headers, signal: AbortSignal.timeout(timeoutMs) },
       (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? null, body }));
-        res.on('error', (e) => resolve({ status: null, body, error: e.message }));
+        res.on('end', () => resolve({ status: res.statusCode ?? null, headers: res.headers, body }));
+        res.on('error', (e) => resolve({ status: null, headers: res.headers, body, error: e.message }));
       },
     );
-    req.on('error', (e: NodeJS.ErrnoException) => resolve({ status: null, body: '', error: e.code ?? e.message }));
+    req.on('error', (e: NodeJS.ErrnoException) =>
+      resolve({ status: null, headers: {}, body: '', error: e.code ?? e.message }),
+    );
     req.end();
   });
 }
@@ -51,7 +55,7 @@ export function startPoller(port: number, everyMs = 20, headers: Record<string, 
   const loop = (async () => {
     while (running && Date.now() < giveUp) {
       const started = Date.now();
-      const r = await getOnce(port, headers);
+      const r = await getPage(port, headers);
       stats.total++;
       if (r.status === null) {
         stats.failed++;

@@ -6,31 +6,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { e2e } from '../../helpers/e2e.js';
 import { sh, waitFor } from '../../helpers/fixture.js';
 import { getFreePort, killQuietly, isAlive } from '../../helpers/proc.js';
+import { getPage } from '../../helpers/poller.js';
 
 const door = suite('front door');
 
-function get(
-  port: number,
-  headers: Record<string, string>,
-): Promise<{ status: number | null; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/', agent: false, headers, signal: AbortSignal.timeout(20_000) },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? null, headers: res.headers, body }));
-      },
-    );
-    req.on('error', () => resolve({ status: null, headers: {}, body: '' }));
-    req.end();
-  });
-}
+/** The front door's answer, given a Host or an Accept; 20 s for a request that waits out a switch. */
+const get = (port: number, headers: Record<string, string>) => getPage(port, headers, 20_000);
 
 e2e(
   door,
