@@ -448,10 +448,27 @@ export async function getMirrorHead(worktree: string, alsoRef?: string): Promise
   };
 }
 
-/** Tracked edits and untracked files (ignored ones, such as node_modules, do not count). */
+/**
+ * The dependencies npm ci installs in a slot, at any depth (workspaces). They belong to the
+ * slot, not to the commit, whether or not the site's .gitignore lists them: without this a
+ * site that does not (measured: a repo with no .gitignore) had a live slot that was never
+ * clean, so every sync prepared and swapped again, doctor failed worktree-clean, and each
+ * prepare's clean deleted the standby's node_modules, so every swap ran npm ci.
+ */
+const DEPENDENCIES = 'node_modules';
+
+/** Tracked edits and untracked files (ignored ones and the slot's node_modules do not count). */
 export async function getDirtyPaths(worktree: string): Promise<string[]> {
   // --branch adds a "## ..." first line, so a clean tree prints something too.
-  const { stdout } = await git(worktree, ['status', '--porcelain', '--branch', '--untracked-files=all']);
+  const { stdout } = await git(worktree, [
+    'status',
+    '--porcelain',
+    '--branch',
+    '--untracked-files=all',
+    '--',
+    '.',
+    `:(exclude,glob)**/${DEPENDENCIES}/**`,
+  ]);
   const lines = stdout.split('\n').filter((l) => l !== '');
   return lines[0]?.startsWith('## ') ? lines.slice(1) : lines;
 }
@@ -480,12 +497,12 @@ export async function updateSubmodules(worktree: string, timeoutMs: number): Pro
 }
 
 /**
- * Removes untracked files from a slot (ignored ones, node_modules, stay). -f twice: also a
- * submodule's folder that the commit no longer has, which checkout leaves behind as an
- * untracked repository and which would keep the slot from ever being clean.
+ * Removes untracked files from a slot (ignored ones and the slot's node_modules stay). -f
+ * twice: also a submodule's folder that the commit no longer has, which checkout leaves
+ * behind as an untracked repository and which would keep the slot from ever being clean.
  */
 export async function cleanUntracked(worktree: string): Promise<void> {
-  await git(worktree, ['clean', '-ffd', '--quiet'], { timeoutMs: 120_000 });
+  await git(worktree, ['clean', '-ffd', '--quiet', '-e', DEPENDENCIES], { timeoutMs: 120_000 });
 }
 
 export async function pruneWorktrees(repo: string): Promise<void> {

@@ -132,6 +132,40 @@ e2e(
 
 e2e(
   test,
+  'a site whose .gitignore does not list node_modules: each slot keeps its dependencies, and a served main is a noop',
+  async (fx) => {
+    // npm ci's node_modules are the slot's, not the commit's: they must not make the live
+    // slot look edited (a swap every sync), nor be cleaned out of a standby (npm ci every swap).
+    await fx.push({ '.gitignore': null }, 'no .gitignore');
+    await installed(fx);
+    const first = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(first.status, 'noop', first.message);
+    const second = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(second.status, 'noop', second.message);
+    await fx.push({ 'content.txt': 'second\n' });
+    const b = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(b.status, 'updated', b.message);
+    assert.is(b.deps, 'installed', 'the standby slot was never installed');
+    await fx.push({ 'content.txt': 'third\n' });
+    const a = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(a.status, 'updated', a.message);
+    assert.is(a.deps, 'skipped', 'the first slot kept its node_modules through checkout and clean');
+    assert.is((await fx.get()).body, 'site says: third\n');
+    assert.is(JSON.parse((await fx.cli(['sync', '--json'])).stdout).status, 'noop');
+    const doctor = await fx.cli(['doctor', '--json', '--no-network']);
+    const report = JSON.parse(doctor.stdout) as { checks: { id: string; status: string; summary: string }[] };
+    const clean = report.checks.find((c) => c.id === 'worktree-clean');
+    assert.is(clean?.status, 'ok', clean?.summary);
+    // A file the commit does not have is still an edit, node_modules or not.
+    writeFileSync(join(fx.worktree, 'scratch.txt'), 'stray\n');
+    const dirty = JSON.parse((await fx.cli(['sync', '--json'])).stdout);
+    assert.is(dirty.status, 'updated', 'an untracked file in the live slot still counts');
+  },
+  { timeoutMs: T },
+);
+
+e2e(
+  test,
   'edits and untracked files in the mirror are cleaned by the next sync',
   async (fx) => {
     await installed(fx);
