@@ -10,18 +10,21 @@ export interface Progress {
 const silent: Progress = { update() {}, stop() {} };
 
 /**
- * A spinner only where it can be drawn: a TTY of known width that is not `TERM=dumb`. A
- * terminal of unknown width once got escape codes for ever (368 MB in 10 minutes).
+ * A spinner only where it can be drawn: a TTY of known width that is not `TERM=dumb`, and not
+ * under a CI runner (`CI` set, the rule ora itself follows). A terminal of unknown width once
+ * got escape codes for ever (368 MB in 10 minutes). Under `CI`, ora left to decide printed
+ * "- checking the repository" once and then nothing for the whole install.
  */
 export function canSpin(stream: NodeJS.WriteStream = process.stderr, env = process.env): boolean {
-  return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.TERM !== 'dumb';
+  return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.TERM !== 'dumb' && env.CI === undefined;
 }
 
 export async function createProgress(initial: string): Promise<Progress> {
   if (!canSpin()) return silent;
   const { default: ora } = await import('ora');
   // Not ora's stdin handling: it puts the terminal in raw mode, and a stop signal must still end us.
-  const spinner = ora({ text: initial, stream: process.stderr, discardStdin: false }).start();
+  // isEnabled: canSpin has decided, so ora does not decide a second time by other rules.
+  const spinner = ora({ text: initial, stream: process.stderr, discardStdin: false, isEnabled: true }).start();
   const onSignal = (signal: NodeJS.Signals) => {
     spinner.stop();
     process.removeListener('SIGTERM', onSignal);

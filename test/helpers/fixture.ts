@@ -80,8 +80,20 @@ export class Fixture {
       // Node search must not wander into the real HOME's version managers.
       NVM_DIR: join(this.home, '.nvm'),
     };
-    delete this.env.NODE_EXTRA_CA_CERTS;
-    delete this.env.FORCE_COLOR;
+    // What the tool reads from its environment is set by a test when it means to, never
+    // inherited: the suite behaves the same under a CI runner (which sets CI, and with it no
+    // spinner) as on a developer's machine that exports LOCALHOST_OPS_NODE.
+    for (const key of [
+      'NODE_EXTRA_CA_CERTS',
+      'FORCE_COLOR',
+      'CI',
+      'LOCALHOST_OPS_NODE',
+      'LOCALHOST_OPS_METRICS_DIR',
+      'LOCALHOST_OPS_DEBUG',
+      'XDG_CONFIG_HOME',
+    ]) {
+      delete this.env[key];
+    }
   }
 
   get worktree(): string {

@@ -74,9 +74,14 @@ e2e(agent, 'SIGTERM during npm ci ends the agent and npm promptly; that slot cou
     20_000,
     'npm ci to start',
   );
-  const lock = readFileSync(join(fx.siteDir(), 'sync.lock'), 'utf8').split('\n');
-  const npmGroup = Number(lock[1]);
-  assert.ok(npmGroup > 0 && isGroupAlive(npmGroup), 'npm ci runs in its own group');
+  // The log line comes just before the spawn, the lock's second line (npm's group) just after.
+  let npmGroup = 0;
+  await waitFor(
+    () => (npmGroup = Number(readFileSync(join(fx.siteDir(), 'sync.lock'), 'utf8').split('\n')[1])) > 0,
+    5000,
+    "npm ci's group in the lock",
+  );
+  assert.ok(isGroupAlive(npmGroup), 'npm ci runs in its own group');
   const stopped = Date.now();
   killQuietly(pid, 'SIGTERM');
   await waitFor(() => !isAlive(pid), 5000, 'the agent to exit');
