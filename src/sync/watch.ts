@@ -150,7 +150,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
         if (wokenByRef && (await isAlreadyFollowed(site))) {
           // Another sync (a manual one) fetched, and so woke us, and has served that main since.
           lastSeen = readSyncRecord(site.paths.lastSync)?.targetSha || lastSeen;
-          log("woken by another sync's fetch, which has followed main since: nothing to do");
+          log("woken by another sync's fetch, which has settled that main since: nothing to do");
         } else {
           const rec = await performSync(site, {
             force: false,
@@ -210,12 +210,15 @@ const OTHER_SYNC_WAIT_MS = 30_000;
 
 /**
  * A ref moved while another process's sync held the lock (its fetch moved it): once that
- * sync is done, has it already followed what the ref names now? Then there is nothing new.
+ * sync is done, has it already settled what the ref names now (served it, held it back or
+ * failed on it)? Then there is nothing new. Syncing again at once would only repeat its
+ * verdict ("failed before", the same error), and could take a fix pushed meanwhile from
+ * under the user's next `sync`; the agent's interval and error back-off decide the next try.
  */
 async function isAlreadyFollowed(site: Site): Promise<boolean> {
   await pollUntil(async () => (await getLiveHolder(site.paths.lock)) === null, OTHER_SYNC_WAIT_MS, 100);
   const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
   const now = readRefFromFiles(join(site.config.repo, '.git'), ref);
   const rec = readSyncRecord(site.paths.lastSync);
-  return now !== null && rec !== null && rec.targetSha === now && (rec.status === 'updated' || rec.status === 'noop');
+  return now !== null && rec !== null && rec.targetSha === now;
 }
