@@ -148,7 +148,7 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
         if (pausedNoted) log('resumed: following main again');
         pausedNoted = false;
         if (wokenByRef && (await isAlreadyFollowed(site))) {
-          // Another sync (a manual one) fetched, and so woke us, and has served that main since.
+          // Another sync (a manual one) fetched, and so woke us, and has finished on that main since.
           lastSeen = readSyncRecord(site.paths.lastSync)?.targetSha || lastSeen;
           log("woken by another sync's fetch, which has settled that main since: nothing to do");
         } else {
