@@ -98,8 +98,8 @@ async function agentIdle(): Promise<void> {
   await waitFor(
     async () => {
       const line = last();
-      // A finished sync, or a wake-up it skipped because another sync had followed main already.
-      if (!line.includes('] done: ') && !line.includes('followed main since: nothing to do')) return false;
+      // A finished sync, or a wake-up it skipped because another sync had settled main already.
+      if (!line.includes('] done: ') && !line.includes('settled that main since: nothing to do')) return false;
       await new Promise((r) => setTimeout(r, 1000));
       return last() === line;
     },
