@@ -37,41 +37,29 @@ e2e(agent, 'a fetch in the canonical repo brings the new main without waiting fo
   assert.match(fx.readLog(), /agent: woken: origin\/main moved to/);
 });
 
+/**
+ * A manual sync that ends with `want`; its fetch wakes the agent, which then leaves that
+ * main alone: one finished sync in the log, the manual one.
+ */
+async function syncBeforeTheAgent(fx: Fixture, want: string): Promise<void> {
+  const from = fx.readLog().length;
+  const r = await fx.cli(['sync', '--json']);
+  assert.is(JSON.parse(r.stdout).status, want, r.stdout + r.stderr);
+  const settled = /woken by another sync's fetch, which has settled that main since: nothing to do/;
+  await waitFor(() => settled.test(fx.readLog().slice(from)), 15_000, `the agent to leave the ${want} main alone`);
+  const since = fx.readLog().slice(from);
+  assert.is((since.match(/\] done: /g) ?? []).length, 1, `one sync, the manual one:\n${since}`);
+}
+
 e2e(agent, "a manual sync's fetch wakes the agent, which does not judge that main again", async (fx) => {
   const pid = await installed(fx);
-  const before = fx.readLog().length;
   const bad = await fx.push({ STATUS: '500' }, 'answer 500');
-  const r = await fx.cli(['sync', '--json']);
-  assert.is(JSON.parse(r.stdout).status, 'rolled-back', r.stdout + r.stderr);
-  const settled = /woken by another sync's fetch, which has settled that main since: nothing to do/;
-  await waitFor(() => settled.test(fx.readLog().slice(before)), 15_000, 'the agent to see the main settled');
-  // One sync only, the manual one: the agent did not judge the broken main again.
-  assert.is(
-    (
-      fx
-        .readLog()
-        .slice(before)
-        .match(/\] done: /g) ?? []
-    ).length,
-    1,
-  );
+  await syncBeforeTheAgent(fx, 'rolled-back');
   assert.is(fx.record()?.failedSha, bad);
   assert.ok(isAlive(pid));
   // A served main settles it too.
   const fixed = await fx.push({ STATUS: null, 'content.txt': 'fixed\n' }, 'fix main');
-  const next = fx.readLog().length;
-  const ok = await fx.cli(['sync', '--json']);
-  assert.is(JSON.parse(ok.stdout).status, 'updated', ok.stdout + ok.stderr);
-  await waitFor(() => settled.test(fx.readLog().slice(next)), 15_000, 'the agent to see the fix settled');
-  assert.is(
-    (
-      fx
-        .readLog()
-        .slice(next)
-        .match(/\] done: /g) ?? []
-    ).length,
-    1,
-  );
+  await syncBeforeTheAgent(fx, 'updated');
   assert.is(fx.record()?.sha, fixed);
 });
 
