@@ -112,14 +112,15 @@ export class SlotServer {
       return this.fail(`slot ${this.slot} is at ${head.slice(0, 7)}, not ${expectSha.slice(0, 7)}`, 'environment');
     }
     const pkg = readTextOrNull(join(this.dir, 'package.json'));
-    if (pkg !== null && readDepsStamp(this.dir) === null) {
+    const stamp = readDepsStamp(this.dir);
+    if (pkg !== null && stamp === null) {
       // A slot recreated (or whose npm ci was cut short) has no dependencies: its server could
       // only crash. The sync installs them before it starts the slot again.
       return this.fail(`slot ${this.slot} has no dependencies installed; the next sync installs them`, 'environment');
     }
     let node;
     try {
-      node = (await getNodeFor(config, pkg, readDepsStamp(this.dir))).node;
+      node = (await getNodeFor(config, pkg, stamp)).node;
     } catch (err) {
       return this.fail(describeWithFix(err), 'environment');
     }

@@ -16,6 +16,14 @@ export function syncCommand(config: SiteConfig, force = false): string {
 }
 
 /**
+ * The fix for a main held back (DESIGN §6): a fix on main; --force is named only for when
+ * the cause is believed fixed without a new commit, so it is no command to paste now.
+ */
+export function heldBackFix(config: SiteConfig): string {
+  return `Push a fix to main: the next sync serves it once it passes. Once you believe the cause is fixed without a new commit, ${syncCommand(config, true)} retries it.`;
+}
+
+/**
  * The install command that reproduces this config: re-running it rewrites and reloads only
  * what drifted (DESIGN §1), so it is the fix for jobs that are missing or edited by hand.
  */

@@ -147,9 +147,10 @@ export async function watchCommand(name: string | undefined, hooks: SyncHooks = 
       } else {
         if (pausedNoted) log('resumed: following main again');
         pausedNoted = false;
-        if (wokenByRef && (await isAlreadyFollowed(site))) {
+        const settled = wokenByRef ? await getSettledTarget(site) : null;
+        if (settled !== null) {
           // Another sync (a manual one) fetched, and so woke us, and has finished on that main since.
-          lastSeen = readSyncRecord(site.paths.lastSync)?.targetSha || lastSeen;
+          lastSeen = settled;
           log("woken by another sync's fetch, which has settled that main since: nothing to do");
         } else {
           const rec = await performSync(site, {
@@ -211,14 +212,14 @@ const OTHER_SYNC_WAIT_MS = 30_000;
 /**
  * A ref moved while another process's sync held the lock (its fetch moved it): once that
  * sync is done, has it already settled what the ref names now (served it, held it back or
- * failed on it)? Then there is nothing new. Syncing again at once would only repeat its
- * verdict ("failed before", the same error), and could take a fix pushed meanwhile from
- * under the user's next `sync`; the agent's interval and error back-off decide the next try.
+ * failed on it)? Then there is nothing new: returns that main, else null. Syncing again at
+ * once would only repeat its verdict ("failed before", the same error), and could take a fix
+ * pushed meanwhile from under the user's next `sync`; the agent's interval and error
+ * back-off decide the next try.
  */
-async function isAlreadyFollowed(site: Site): Promise<boolean> {
+async function getSettledTarget(site: Site): Promise<string | null> {
   await pollUntil(async () => (await getLiveHolder(site.paths.lock)) === null, OTHER_SYNC_WAIT_MS, 100);
   const ref = `refs/remotes/${site.config.remote}/${site.config.branch}`;
   const now = readRefFromFiles(join(site.config.repo, '.git'), ref);
-  const rec = readSyncRecord(site.paths.lastSync);
-  return now !== null && rec !== null && rec.targetSha === now;
+  return now !== null && readSyncRecord(site.paths.lastSync)?.targetSha === now ? now : null;
 }

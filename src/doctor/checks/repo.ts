@@ -6,7 +6,7 @@ import * as git from '../../os/git.js';
 import { isInside } from '../../os/listeners.js';
 import { SLOTS, getOtherSlot, type Slot } from '../../site/paths.js';
 import { short } from '../../site/last-sync.js';
-import { installCommand, syncCommand } from '../../site/fix-commands.js';
+import { heldBackFix, installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, skip, warn, type Check } from '../types.js';
 import { describeRunningSync, waitForSync } from '../context.js';
 
@@ -267,7 +267,7 @@ export const aligned: Check = {
     if (served && rec.targetSha === main && rec.status === 'rolled-back') {
       return warn(
         `main ${short(main)} is held back (it failed); the live slot serves the last good ${short(head)}`,
-        `Push a fix to main: the next sync serves it once it passes. Once you believe the cause is fixed without a new commit, ${syncCommand(ctx.config, true)} retries it.`,
+        heldBackFix(ctx.config),
         undefined,
         { evidence, detail: rec.message },
       );

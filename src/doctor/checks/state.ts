@@ -6,7 +6,7 @@ import { findDenial, findProtectedPath, getJobPlatform, resolveReal } from '../.
 import { getEntryArgument } from '../../service/jobs.js';
 import { readTailLines } from '../../os/log.js';
 import { parseLocalTime, short } from '../../site/last-sync.js';
-import { installCommand, syncCommand } from '../../site/fix-commands.js';
+import { heldBackFix, installCommand, syncCommand } from '../../site/fix-commands.js';
 import { fail, ok, warn, type Check } from '../types.js';
 import { describeRunningSync } from '../context.js';
 import type { DoctorContext } from '../context.js';
@@ -54,12 +54,9 @@ export const lastSync: Check = {
       });
     }
     if (rec.status === 'rolled-back') {
-      const force = syncCommand(ctx.config, true);
-      // DESIGN §6: after a held-back main the next step is a fix on main; --force only once
-      // the cause is believed fixed, so it is named but is not the command to paste now.
       return fail(
         `the last sync held main ${short(rec.targetSha)} back; the live slot still serves ${short(rec.sha)} (${when})${also}`,
-        `Push a fix to main: the next sync serves it once it passes. Once you believe the cause is fixed without a new commit, ${force} retries this one.`,
+        heldBackFix(ctx.config),
         undefined,
         { detail, evidence },
       );
